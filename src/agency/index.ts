@@ -1,0 +1,2 @@
+// Public surface of src/agency (empty until this concern is built).
+export {};

@@ -1,0 +1,4 @@
+/** Every `juki` subcommand. Add a command by writing its file here and listing it below. */
+import type { Command } from '../command.ts';
+
+export const commands: readonly Command[] = [];

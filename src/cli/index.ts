@@ -1,0 +1,3 @@
+/** The `juki` command line. */
+export { main } from './main.ts';
+export type { Command, CommandContext } from './command.ts';

@@ -1,0 +1,2 @@
+// Public surface of src/crypto (empty until this concern is built).
+export {};

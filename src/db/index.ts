@@ -1,0 +1,5 @@
+/** Storage: one Kysely interface over SQLite (embedded default) and PostgreSQL. */
+export { openDatabase, parseLocation } from './open.ts';
+export type { Database, Dialect, OpenOptions } from './open.ts';
+export { migrateToLatest } from './migrate.ts';
+export type { Schema } from './schema.ts';

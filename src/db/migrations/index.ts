@@ -1,0 +1,8 @@
+/**
+ * Every migration, in the order they apply. Names sort in that order. Migrations use only
+ * Kysely's schema builder with types both dialects share (text, integer, bigint), so one
+ * set runs on SQLite and PostgreSQL. Never edit a migration that has shipped: add one.
+ */
+import type { Migration } from 'kysely';
+
+export const migrations: Record<string, Migration> = {};

@@ -1,0 +1,130 @@
+/**
+ * Opening a node's database: a SQLite file (the embedded default, better-sqlite3) or a
+ * PostgreSQL server (pg), chosen by the location string. Both get the same migrations.
+ *
+ *   openDatabase('data/municipality-131016.sqlite')   SQLite file (created if missing)
+ *   openDatabase(':memory:')                          SQLite in memory (tests, benchmarks)
+ *   openDatabase('postgres://user@host:5432/juki')    PostgreSQL
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { JukiError } from '../util/index.ts';
+import type { Schema } from './schema.ts';
+import { migrateToLatest } from './migrate.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  readonly dialect: Dialect;
+  /** Where it lives, with any password removed: safe to print. */
+  readonly location: string;
+  readonly db: Kysely<Schema>;
+  /** Run `fn` in one transaction: all of it commits, or none of it. */
+  transaction<T>(fn: (trx: Transaction<Schema>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations (default true). */
+  readonly migrate?: boolean;
+  /** PostgreSQL only: use this schema (created if missing) instead of `public`. */
+  readonly pgSchema?: string;
+}
+
+/** Tell a PostgreSQL URL from a SQLite path, refusing anything else with a precise error. */
+export function parseLocation(location: string): { dialect: Dialect; target: string } {
+  if (typeof location !== 'string' || location.trim() === '') {
+    throw new JukiError('JUKI_ERR_INVALID_DB_URL', 'database: expected a SQLite file path or a postgres:// URL, got an empty string', { field: 'db' });
+  }
+  if (/^postgres(ql)?:\/\//i.test(location)) {
+    let url: URL;
+    try {
+      url = new URL(location);
+    } catch {
+      throw new JukiError('JUKI_ERR_INVALID_DB_URL', `database: malformed PostgreSQL URL ${JSON.stringify(redact(location))}`, { field: 'db' });
+    }
+    if (!url.hostname && !url.searchParams.get('host')) {
+      throw new JukiError('JUKI_ERR_INVALID_DB_URL', `database: PostgreSQL URL names no host: ${JSON.stringify(redact(location))}`, { field: 'db' });
+    }
+    if (url.pathname.replace(/^\//, '') === '') {
+      throw new JukiError('JUKI_ERR_INVALID_DB_URL', `database: PostgreSQL URL names no database: ${JSON.stringify(redact(location))}`, { field: 'db' });
+    }
+    return { dialect: 'postgres', target: location };
+  }
+  const scheme = location.match(/^([a-z][a-z0-9+.-]*):\/\//i);
+  if (scheme) {
+    throw new JukiError('JUKI_ERR_INVALID_DB_URL', `database: unsupported scheme '${scheme[1]}://': expected a SQLite file path or a postgres:// URL`, { field: 'db' });
+  }
+  if (location.startsWith('sqlite:')) return { dialect: 'sqlite', target: location.slice('sqlite:'.length) || ':memory:' };
+  return { dialect: 'sqlite', target: location };
+}
+
+function redact(location: string): string {
+  return location.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+export async function openDatabase(location: string, options: OpenOptions = {}): Promise<Database> {
+  const { dialect, target } = parseLocation(location);
+  let db: Kysely<Schema>;
+  let closeExtra = async (): Promise<void> => {};
+  if (dialect === 'sqlite') {
+    if (target !== ':memory:') mkdirSync(dirname(target), { recursive: true });
+    let sqlite: SQLite.Database;
+    try {
+      sqlite = new SQLite(target);
+    } catch (e) {
+      throw new JukiError('JUKI_ERR_FILE', `database: cannot open SQLite file ${target}: ${(e as Error).message}`, { field: 'db' });
+    }
+    // WAL lets readers run beside the writer; FULL sync makes every commit durable.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  } else {
+    const schema = options.pgSchema;
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw new JukiError('JUKI_ERR_INVALID_INPUT', `pgSchema: expected a lower-case SQL identifier, got ${JSON.stringify(schema)}`, { field: 'pgSchema' });
+    }
+    const pool = new pg.Pool({
+      connectionString: target,
+      max: 10,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+    try {
+      const client = await pool.connect();
+      try {
+        if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      } finally {
+        client.release();
+      }
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw new JukiError('JUKI_ERR_INVALID_DB_URL', `database: cannot connect to ${redact(target)}: ${(e as Error).message}`, { field: 'db' });
+    }
+    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    closeExtra = async () => {};
+  }
+  const database: Database = {
+    dialect,
+    location: redact(target),
+    db,
+    transaction: (fn) => db.transaction().execute(fn),
+    close: async () => {
+      await db.destroy();
+      await closeExtra();
+    },
+  };
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(database);
+    } catch (e) {
+      await database.close();
+      throw e;
+    }
+  }
+  return database;
+}

@@ -1,0 +1,2 @@
+// Public surface of src/face (empty until this concern is built).
+export {};

@@ -1,0 +1,2 @@
+// Public surface of src/reader (empty until this concern is built).
+export {};

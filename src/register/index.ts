@@ -1,0 +1,2 @@
+// Public surface of src/register (empty until this concern is built).
+export {};

@@ -1,0 +1,2 @@
+// Public surface of src/terminal (empty until this concern is built).
+export {};

@@ -1,0 +1,62 @@
+/**
+ * The catalogue of juki's error codes. Every refusal anywhere in the system is a JukiError
+ * carrying one of these codes; `docs/errors.md` documents each one, and a test checks that
+ * the catalogue and the document list the same codes.
+ *
+ * Card-level refusals are ISO/IEC 7816-4 status words on the wire (see docs/card-protocol.md);
+ * these codes are for everything a host, server or command line reports.
+ */
+export const ERROR_CODES = {
+  // input validation (any interface)
+  JUKI_ERR_INVALID_INPUT: 'A value given to an interface is malformed; the message names the field and what was expected.',
+  JUKI_ERR_INVALID_RESIDENT_CODE: 'A resident code is not 11 digits, or fails the configured check-digit rule.',
+  JUKI_ERR_INVALID_DATE: 'A date is not a real calendar date in YYYY-MM-DD form, or is out of the allowed range.',
+  JUKI_ERR_INVALID_MUNICIPALITY: 'A municipality code is not a 6-digit local-government code with a valid check digit, or is not in the municipality list.',
+  JUKI_ERR_INVALID_DB_URL: 'A database location is neither a SQLite file path nor a postgres:// URL, or the server cannot be reached.',
+  JUKI_ERR_USAGE: 'A command line is malformed: unknown command or option, missing or extra argument.',
+  // storage and register
+  JUKI_ERR_NOT_FOUND: 'The record asked for does not exist.',
+  JUKI_ERR_CONFLICT: 'The change conflicts with the current state (a duplicate key, or a concurrent change won).',
+  JUKI_ERR_RESIDENT_NOT_FOUND: 'No resident with this resident code in this register.',
+  JUKI_ERR_RESIDENT_EXISTS: 'A resident with this resident code is already registered.',
+  JUKI_ERR_RESIDENT_NOT_REGISTERED: 'The resident is not currently registered here (moved out or deceased).',
+  JUKI_ERR_INVALID_MOVE: 'A move does not fit the resident\'s current state (e.g. moving out a resident who is not registered).',
+  // audit
+  JUKI_ERR_AUDIT_BROKEN: 'The audit chain fails verification: an entry was edited, deleted or reordered.',
+  // files and keys
+  JUKI_ERR_FILE: 'A file could not be read or written.',
+  JUKI_ERR_KEYSTORE: 'The key store refused or could not perform an operation.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorDetails {
+  /** The input field the error is about, e.g. `resident.birthDate`. */
+  readonly field?: string;
+  readonly [key: string]: unknown;
+}
+
+/** A refusal with a documented code and a message fit to show a person. */
+export class JukiError extends Error {
+  override readonly name = 'JukiError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetails = {},
+  ) {
+    super(message);
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: ErrorDetails } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Shorthand for a validation error on one field: `invalid('birthDate', 'expected YYYY-MM-DD, got "2020-13-01"')`. */
+export function invalid(field: string, what: string, code: ErrorCode = 'JUKI_ERR_INVALID_INPUT'): JukiError {
+  return new JukiError(code, `${field}: ${what}`, { field });
+}
+
+export function isJukiError(e: unknown, code?: ErrorCode): e is JukiError {
+  return e instanceof JukiError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,36 @@
+/**
+ * A fresh, migrated database for one test. SQLite in memory by default; when JUKI_TEST_DB
+ * holds a postgres:// URL, a new PostgreSQL schema on that server (dropped on close).
+ * Test files that call openTestDb() are the storage-facing suites that CI runs on both.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/index.ts';
+
+export const testDialect = process.env.JUKI_TEST_DB?.startsWith('postgres') ? 'postgres' : 'sqlite';
+
+export async function openTestDb(): Promise<Database> {
+  const url = process.env.JUKI_TEST_DB;
+  if (!url || !url.startsWith('postgres')) return openDatabase(':memory:');
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const database = await openDatabase(url, { pgSchema: schema });
+  const close = database.close;
+  return {
+    ...database,
+    close: async () => {
+      await close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** A path for a SQLite file that a test may create, under the OS temp folder. */
+export function tempSqlitePath(tag = 'db'): string {
+  return `${process.env.TMPDIR ?? '/tmp'}/juki-test-${tag}-${randomBytes(6).toString('hex')}.sqlite`;
+}
