@@ -1,2 +1,2 @@
-// Public surface of src/crypto (empty until this concern is built).
-export {};
+/** Primitives not in node:crypto (CMAC, KDF, diversification, SCP03) and the key stores. */
+export type { KeyStore } from './keystore.ts';
