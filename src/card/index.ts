@@ -1,2 +1,2 @@
-// Public surface of src/card (empty until this concern is built).
-export {};
+/** The chip: APDU engine, file system, PINs, secure channel, storage, applications. */
+export type { CardDevice } from './device.ts';
