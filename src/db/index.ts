@@ -2,4 +2,5 @@
 export { openDatabase, parseLocation } from './open.ts';
 export type { Database, Dialect, OpenOptions } from './open.ts';
 export { migrateToLatest } from './migrate.ts';
-export type { Schema } from './schema.ts';
+export { isUniqueViolation } from './errors.ts';
+export type { Schema, RegisterResidentsTable, RegisterHistoryTable } from './schema.ts';

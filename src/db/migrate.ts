@@ -1,5 +1,5 @@
 /** Applies the migrations in `migrations/index.ts`, in order, on either dialect. */
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import { JukiError } from '../util/index.ts';
 import type { Database } from './open.ts';
 import { migrations } from './migrations/index.ts';
@@ -10,8 +10,20 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
+/** Apply every pending migration; returns the names applied (none when up to date). */
 export async function migrateToLatest(database: Database): Promise<string[]> {
-  const migrator = new Migrator({ db: database.db, provider: new StaticProvider() });
+  // On PostgreSQL, name the schema of Kysely's bookkeeping tables: left unnamed, Kysely looks
+  // for them in every schema of the server, finds another node's (or test's), and then fails
+  // to use them through this connection's search_path.
+  const migrationTableSchema =
+    database.dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(database.db)).rows[0]?.schema
+      : undefined;
+  const migrator = new Migrator({
+    db: database.db,
+    provider: new StaticProvider(),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';

@@ -40,6 +40,13 @@ export function parseLocation(location: string): { dialect: Dialect; target: str
     throw new JukiError('JUKI_ERR_INVALID_DB_URL', 'database: expected a SQLite file path or a postgres:// URL, got an empty string', { field: 'db' });
   }
   if (/^postgres(ql)?:\/\//i.test(location)) {
+    // The authority is `[user[:password]@]host[:port]`; check the port here, since URL's own
+    // refusal would only say "invalid URL".
+    const authority = location.replace(/^[a-z]+:\/\//i, '').split(/[/?#]/)[0]!.replace(/^.*@/, '');
+    const port = authority.match(/:([^:\]]*)$/)?.[1];
+    if (port !== undefined && port !== '' && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+      throw new JukiError('JUKI_ERR_INVALID_DB_URL', `database: PostgreSQL port: expected a number from 1 to 65535, got ${JSON.stringify(port)}`, { field: 'db' });
+    }
     let url: URL;
     try {
       url = new URL(location);
@@ -71,7 +78,13 @@ export async function openDatabase(location: string, options: OpenOptions = {}):
   let db: Kysely<Schema>;
   let closeExtra = async (): Promise<void> => {};
   if (dialect === 'sqlite') {
-    if (target !== ':memory:') mkdirSync(dirname(target), { recursive: true });
+    if (target !== ':memory:') {
+      try {
+        mkdirSync(dirname(target), { recursive: true });
+      } catch (e) {
+        throw new JukiError('JUKI_ERR_FILE', `database: cannot create the folder of SQLite file ${target}: ${(e as Error).message}`, { field: 'db' });
+      }
+    }
     let sqlite: SQLite.Database;
     try {
       sqlite = new SQLite(target);

@@ -4,5 +4,10 @@
  * set runs on SQLite and PostgreSQL. Never edit a migration that has shipped: add one.
  */
 import type { Migration } from 'kysely';
+import { registerMigration } from './0001-register.ts';
+import { auditMigration } from './0002-audit.ts';
 
-export const migrations: Record<string, Migration> = {};
+export const migrations: Record<string, Migration> = {
+  '0001_register': registerMigration,
+  '0002_audit': auditMigration,
+};
