@@ -1,2 +1,3 @@
-// Public surface of src/net (empty until this concern is built).
-export {};
+/** Juki-net: node roles and identity, messages, routes, identity records, notices. */
+export { ROLES, parseRole, checkNodeSpec, nodeId } from './roles.ts';
+export type { Role, NodeSpec } from './roles.ts';

@@ -23,8 +23,10 @@ export const ERROR_CODES = {
   JUKI_ERR_INVALID_MOVE: 'A move does not fit the resident\'s current state (e.g. moving out a resident who is not registered).',
   // audit
   JUKI_ERR_AUDIT_BROKEN: 'The audit chain fails verification: an entry was edited, deleted or reordered.',
+  JUKI_ERR_AUDIT_SECRET_FIELD: 'An audit entry was refused because its details hold a field named like a secret (PIN, password, key, token): the audit log never stores one.',
   // files and keys
   JUKI_ERR_FILE: 'A file could not be read or written.',
+  JUKI_ERR_INTERNAL: 'An unexpected fault inside juki; the details are in the operator log, never in the response.',
   JUKI_ERR_KEYSTORE: 'The key store refused or could not perform an operation.',
 } as const;
 

@@ -1,2 +1,3 @@
-// Public surface of src/web (empty until this concern is built).
-export {};
+/** Web: the HTTP server of a juki process, staff pages and role APIs. */
+export { createServer } from './server.ts';
+export type { HostedNode, ServerOptions } from './server.ts';

@@ -1,7 +1,11 @@
 /** Every `juki` subcommand. Add a command by writing its file here and listing it below. */
 import type { Command } from '../command.ts';
 import { conformanceCommand } from './conformance.ts';
+import { serveCommand } from './serve.ts';
+import { upCommand } from './up.ts';
 
 export const commands: readonly Command[] = [
+  upCommand,
+  serveCommand,
   conformanceCommand,
 ];

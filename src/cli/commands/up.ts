@@ -1,0 +1,55 @@
+/** `juki up`: a small whole network in one process, on SQLite, with embedded defaults. */
+import type { NodeSpec } from '../../net/index.ts';
+import { type Command, out } from '../command.ts';
+import { defaultDataDir, defaultDbLocation, parsePort, runUntilSignalled, startNodes } from '../runtime.ts';
+
+/** The embedded default network: grows as roles are built. */
+export const DEFAULT_NETWORK: readonly NodeSpec[] = [
+  { role: 'national' },
+  { role: 'prefecture', code: '13' },
+  { role: 'municipality', code: '131016' },
+  { role: 'municipality', code: '131024' },
+  { role: 'jpki' },
+];
+
+export const upCommand: Command = {
+  path: ['up'],
+  summary: 'Run every role of a small network in one process (SQLite, embedded defaults)',
+  usage: '[--data-dir DIR] [--host HOST] [--port PORT] [--json]',
+  options: {
+    'data-dir': { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+  help: `
+Starts the default small network in this process: the national center, the Tokyo
+prefecture server, two municipalities (131016 Chiyoda, 131024 Chuo) and the JPKI
+certification authority, each with its own SQLite file under the data directory, behind
+one HTTP server. Runs until interrupted (Ctrl-C or SIGTERM).
+
+Options:
+  --data-dir DIR   where node databases live (default $JUKI_DATA_DIR, else .juki/data)
+  --host HOST      address to listen on (default 127.0.0.1)
+  --port PORT      TCP port (default 8392; 0 picks a free one)
+  --json           print the started nodes and URL as one JSON line
+
+HTTP: GET /healthz, GET /api/nodes, GET /openapi.json.`,
+  async run({ values, stdout, stderr }) {
+    const dataDir = (values['data-dir'] as string | undefined) ?? defaultDataDir();
+    const port = parsePort(values.port as string | undefined, 8392);
+    const runtime = await startNodes(
+      DEFAULT_NETWORK.map((spec) => ({ spec, db: defaultDbLocation(spec, dataDir) })),
+      values.host as string,
+      port,
+    );
+    const nodes = runtime.nodes.map((n) => ({ id: n.id, role: n.spec.role, db: n.database.location }));
+    if (values.json) out(stdout, { url: runtime.url, nodes });
+    else {
+      out(stdout, `juki up: ${nodes.length} nodes on ${dataDir}`);
+      for (const n of nodes) out(stdout, `  ${n.id.padEnd(22)} ${n.db}`);
+      out(stdout, `listening on ${runtime.url} (Ctrl-C to stop)`);
+    }
+    return runUntilSignalled(runtime, (line) => out(stderr, `juki up: ${line}`));
+  },
+};
