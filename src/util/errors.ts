@@ -28,6 +28,9 @@ export const ERROR_CODES = {
   JUKI_ERR_FILE: 'A file could not be read or written.',
   JUKI_ERR_INTERNAL: 'An unexpected fault inside juki; the details are in the operator log, never in the response.',
   JUKI_ERR_KEYSTORE: 'The key store refused or could not perform an operation.',
+  // card readers
+  JUKI_ERR_READER: 'The reader or card could not be reached: no such reader, no card in it, the card was removed or did not answer, or the PC/SC service is not running or not installed.',
+  JUKI_ERR_CARD_STATUS: 'The card answered a command with a status word other than the ones the host accepts; details carry the status word and the command header.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
