@@ -28,9 +28,17 @@ export const ERROR_CODES = {
   JUKI_ERR_FILE: 'A file could not be read or written.',
   JUKI_ERR_INTERNAL: 'An unexpected fault inside juki; the details are in the operator log, never in the response.',
   JUKI_ERR_KEYSTORE: 'The key store refused or could not perform an operation.',
+  JUKI_ERR_KEYSTORE_TAMPERED: 'A key-store file failed authentication (edited, truncated, swapped between names, or its key-encryption key changed); the key or counter is refused.',
+  // secure channel (SCP03)
+  JUKI_ERR_SCP_AUTHENTICATION: 'SCP03 mutual authentication failed: the card cryptogram is wrong (the card does not hold the expected keys), the card refused the host cryptogram, or its INITIALIZE UPDATE answer is malformed or cannot give the requested security level.',
+  JUKI_ERR_SCP_INTEGRITY: 'A secure-channel response failed verification (wrong R-MAC, undecryptable R-ENC data, or data beside an error status word); the channel is closed.',
+  JUKI_ERR_SCP_STATE: 'A secure-channel operation was called out of sequence (a command wrapped before EXTERNAL AUTHENTICATE or after the channel closed).',
   // card readers
   JUKI_ERR_READER: 'The reader or card could not be reached: no such reader, no card in it, the card was removed or did not answer, or the PC/SC service is not running or not installed.',
   JUKI_ERR_CARD_STATUS: 'The card answered a command with a status word other than the ones the host accepts; details carry the status word and the command header.',
+  // the card component
+  JUKI_ERR_CARD_TAMPERED: 'A card image failed verification (edited, truncated, an older copy restored, or its sealing key destroyed); the sealing key is destroyed and the card is dead.',
+  JUKI_ERR_CARD_UNPOWERED: 'A command was sent to a card that is not powered (power it on first), or to a card whose storage failed until it is powered again.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
