@@ -1,5 +1,8 @@
 /** Every `juki` subcommand. Add a command by writing its file here and listing it below. */
 import type { Command } from '../command.ts';
+import { auditCheckpointCommand } from './audit-checkpoint.ts';
+import { auditListCommand } from './audit-list.ts';
+import { auditVerifyCommand } from './audit-verify.ts';
 import { conformanceCommand } from './conformance.ts';
 import { serveCommand } from './serve.ts';
 import { upCommand } from './up.ts';
@@ -8,4 +11,7 @@ export const commands: readonly Command[] = [
   upCommand,
   serveCommand,
   conformanceCommand,
+  auditVerifyCommand,
+  auditListCommand,
+  auditCheckpointCommand,
 ];
