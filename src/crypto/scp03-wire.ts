@@ -69,10 +69,12 @@ export const INS_EXTERNAL_AUTHENTICATE = 0x82;
 /** The secure-messaging indication bit in CLA (GP proprietary SM, ISO 7816-4 §5.4.1 b3 = 1). */
 export const CLA_SM = 0x04;
 
-/** Whether CLA is in a class SCP03 can protect: first interindustry (0x0X) or proprietary (0x8X–0xFX). */
+/** Whether CLA is in a class SCP03 can protect: first interindustry (0x00–0x1F) or proprietary (0x80–0xFE), without ISO SM (b4). */
 export function claSupported(cla: number): boolean {
   // ISO 7816-4 §5.4.1: 0x00–0x1F first interindustry (b5 = chaining), 0x80–0xFE proprietary; FF is invalid.
-  return (cla >= 0x00 && cla <= 0x1f) || (cla >= 0x80 && cla <= 0xfe);
+  // b4 (0x08) would mean ISO secure messaging, which SCP03 does not use: refused, so that
+  // the only CLA bits outside the C-MAC are the logical channel number (b2 b1), as in §6.2.4.
+  return ((cla >= 0x00 && cla <= 0x1f) || (cla >= 0x80 && cla <= 0xfe)) && !(cla & 0x08);
 }
 
 /**

@@ -24,7 +24,7 @@ function oracleCmac(key: Uint8Array, m: Uint8Array): Uint8Array {
   const k1 = dbl(ecb(new Uint8Array(16)));
   const k2 = dbl(k1);
   const n = Math.max(1, Math.ceil(m.length / 16));
-  let x = new Uint8Array(16);
+  let x: Uint8Array = new Uint8Array(16);
   for (let j = 0; j < n; j++) {
     const blk = new Uint8Array(16);
     const part = m.subarray(j * 16, j * 16 + 16);
