@@ -56,7 +56,7 @@ test('juki audit verify exits 1 naming the first broken seq when a row was edite
 
   const j = juki(['audit', 'verify', '--db', path, '--json', '--read-only']);
   assert.equal(j.status, 1);
-  const report = JSON.parse(j.stdout) as { ok: boolean; results: { node: string; broken: { seq: number; problem: string } }[] };
+  const report = JSON.parse(j.stdout) as { ok: boolean; results: { node: string; broken: { seq: number; problem: string; message: string } }[] };
   assert.equal(report.ok, false);
   assert.deepEqual(report.results[0]!.broken, { seq: 4, problem: 'edited', message: report.results[0]!.broken.message });
 });
