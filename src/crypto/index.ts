@@ -16,3 +16,8 @@ export { Scp03HostChannel, parseInitializeUpdateResponse } from './scp03-host.ts
 export type { Scp03HostOptions, Scp03KeyResolver } from './scp03-host.ts';
 export { precomputeScript, openScriptResponses, scriptFitsCard } from './scp03-script.ts';
 export type { Scp03Script, Scp03ScriptOptions, ScriptResponse } from './scp03-script.ts';
+export { diversifyKey, diversifyKeySet, KEY_DOMAINS } from './diversify.ts';
+export type { DiversifiedKey, MasterKeys } from './diversify.ts';
+export { checkKeyName } from './key-name.ts';
+export { MemoryKeyStore } from './memory-keystore.ts';
+export { SoftwareKeyStore } from './software-keystore.ts';
