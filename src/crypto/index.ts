@@ -21,3 +21,4 @@ export type { DiversifiedKey, MasterKeys } from './diversify.ts';
 export { checkKeyName } from './key-name.ts';
 export { MemoryKeyStore } from './memory-keystore.ts';
 export { SoftwareKeyStore } from './software-keystore.ts';
+export { dekEncrypt, dekDecrypt, keyCheckValue } from './scp03-dek.ts';
