@@ -1,0 +1,68 @@
+/**
+ * Blank cards (R2.2.2): what the card maker delivers. A blank card's issuer security domain
+ * holds only transport keys (KVN FF), per card, diversified from the delivery lot's
+ * transport master with the card serial; nothing can be installed or personalised without
+ * opening SCP03 with them, and SET STATUS refuses to leave "blank" until they are replaced.
+ */
+import { randomBytes } from 'node:crypto';
+import { JukiError, invalid } from '../util/index.ts';
+import type { CardImage } from './image.ts';
+import { MAKER_TRANSPORT_KVN } from './issuer-domain.ts';
+import type { CardStore } from './storage.ts';
+import { basicArea } from './apps/basic.ts';
+import { operatorCard } from './apps/operator.ts';
+import { ordinanceArea } from './apps/ordinance.ts';
+import type { ApplicationType } from './application.ts';
+
+/** The modules every juki card carries (its ROM): basic area, operator card, ordinance area. JPKI joins here. */
+export const CARD_MODULES: readonly ApplicationType[] = [basicArea, operatorCard, ordinanceArea];
+
+export interface TransportKeys {
+  readonly enc: Uint8Array;
+  readonly mac: Uint8Array;
+  readonly dek: Uint8Array;
+  /** Default FF (the maker's set); 70..7F for a set re-keyed by the municipality. */
+  readonly kvn?: number;
+}
+
+export interface BlankCardSpec {
+  /** 10-byte card serial (SCP03 diversification data): maker 2 ‖ lot 4 ‖ sequence 4, say. */
+  readonly serial: Uint8Array;
+  readonly transportKeys: TransportKeys;
+}
+
+/** Build a card serial from a maker code, lot number and sequence: 2 ‖ 4 ‖ 4 bytes, big-endian. */
+export function cardSerial(maker: number, lot: number, sequence: number): Uint8Array {
+  const b = Buffer.alloc(10);
+  b.writeUInt16BE(maker, 0);
+  b.writeUInt32BE(lot, 2);
+  b.writeUInt32BE(sequence, 6);
+  return new Uint8Array(b);
+}
+
+/** The image of a blank card: lifecycle blank, transport keys only, no applications, a fresh PIN-sealing secret. */
+export function blankCardImage(spec: BlankCardSpec, random: (n: number) => Uint8Array = (n) => new Uint8Array(randomBytes(n))): CardImage {
+  const { serial, transportKeys: t } = spec;
+  if (serial.length !== 10) throw invalid('serial', `expected 10 bytes, got ${serial.length}`);
+  for (const k of ['enc', 'mac', 'dek'] as const) {
+    const n = t[k].length;
+    if (n !== 16 && n !== 32) throw invalid(`transportKeys.${k}`, `expected a 16- or 32-byte AES key, got ${n} bytes`);
+  }
+  if (t.enc.length !== t.mac.length || t.enc.length !== t.dek.length) throw invalid('transportKeys', 'expected keys of one length');
+  const kvn = t.kvn ?? MAKER_TRANSPORT_KVN;
+  if (kvn < 0x70 || kvn > 0xff) throw invalid('transportKeys.kvn', `expected a transport KVN 70..FF, got ${kvn}`);
+  return {
+    format: 1,
+    serial: serial.slice(),
+    lifecycle: 'blank',
+    pinKey: random(32),
+    isd: { keys: [{ kvn, enc: t.enc.slice(), mac: t.mac.slice(), dek: t.dek.slice(), sequence: 0 }] },
+    apps: [],
+  };
+}
+
+/** Write a blank card into an empty store (the maker's step). Refuses a store that already holds a card. */
+export function manufactureBlankCard(store: CardStore, spec: BlankCardSpec, random?: (n: number) => Uint8Array): void {
+  if (store.load()) throw new JukiError('JUKI_ERR_CONFLICT', `card ${store.cardId} already exists`);
+  store.save(blankCardImage(spec, random));
+}
