@@ -132,8 +132,17 @@ export class ResidentRegister {
       let batch: { row: Row; resident: Resident; index: number }[] = [];
       const flush = async (): Promise<void> => {
         if (batch.length === 0) return;
-        await this.#refuseExisting(trx, batch);
-        await trx.insertInto('register_residents').values(batch.map((b) => b.row)).execute();
+        refuseRepeats(batch);
+        // ON CONFLICT DO NOTHING + RETURNING finds residents already registered in the same
+        // statement that inserts the rest (a separate `IN (...)` probe went quadratic on
+        // PostgreSQL before the new rows had statistics); any missing row fails the whole batch.
+        const inserted = await trx
+          .insertInto('register_residents')
+          .values(batch.map((b) => b.row))
+          .onConflict((oc) => oc.columns(['municipality_code', 'resident_code']).doNothing())
+          .returning('resident_code')
+          .execute();
+        if (inserted.length !== batch.length) this.#refuseExisting(batch, new Set(inserted.map((r) => r.resident_code)));
         await trx
           .insertInto('register_history')
           .values(batch.map((b) => historyRow(b.resident, null, null, now)))
@@ -369,31 +378,13 @@ export class ResidentRegister {
     return { ...data, municipality: this.municipality.code, status: 'registered', change: { reason: entry.reason, date }, version: 1 };
   }
 
-  async #refuseExisting(trx: Trx, batch: readonly { resident: Resident; index: number }[]): Promise<void> {
-    const seen = new Map<string, number>();
-    for (const { resident, index } of batch) {
-      const earlier = seen.get(resident.residentCode);
-      if (earlier !== undefined) {
-        throw new JukiError('JUKI_ERR_RESIDENT_EXISTS', `residents[${index}].resident code: ${resident.residentCode} repeats residents[${earlier}]`, {
-          field: `residents[${index}].resident code`,
-        });
-      }
-      seen.set(resident.residentCode, index);
-    }
-    const existing = await trx
-      .selectFrom('register_residents')
-      .select('resident_code')
-      .where('municipality_code', '=', this.municipality.code)
-      .where('resident_code', 'in', [...seen.keys()])
-      .executeTakeFirst();
-    if (existing) {
-      const index = seen.get(existing.resident_code)!;
-      throw new JukiError(
-        'JUKI_ERR_RESIDENT_EXISTS',
-        `residents[${index}].resident code: ${existing.resident_code} is already in the register of ${this.municipality.code}`,
-        { field: `residents[${index}].resident code` },
-      );
-    }
+  #refuseExisting(batch: readonly { resident: Resident; index: number }[], inserted: ReadonlySet<string>): never {
+    const { resident, index } = batch.find((b) => !inserted.has(b.resident.residentCode))!;
+    throw new JukiError(
+      'JUKI_ERR_RESIDENT_EXISTS',
+      `residents[${index}].resident code: ${resident.residentCode} is already in the register of ${this.municipality.code}`,
+      { field: `residents[${index}].resident code` },
+    );
   }
 
   async #find(db: Database['db'] | Trx, code: ResidentCode): Promise<Resident | undefined> {
@@ -404,6 +395,20 @@ export class ResidentRegister {
       .where('resident_code', '=', code)
       .executeTakeFirst();
     return row ? fromRow(row) : undefined;
+  }
+}
+
+/** Refuse a batch in which one resident code appears twice, naming both positions. */
+function refuseRepeats(batch: readonly { resident: Resident; index: number }[]): void {
+  const seen = new Map<string, number>();
+  for (const { resident, index } of batch) {
+    const earlier = seen.get(resident.residentCode);
+    if (earlier !== undefined) {
+      throw new JukiError('JUKI_ERR_RESIDENT_EXISTS', `residents[${index}].resident code: ${resident.residentCode} repeats residents[${earlier}]`, {
+        field: `residents[${index}].resident code`,
+      });
+    }
+    seen.set(resident.residentCode, index);
   }
 }
 

@@ -4,6 +4,7 @@ import { auditCheckpointCommand } from './audit-checkpoint.ts';
 import { auditListCommand } from './audit-list.ts';
 import { auditVerifyCommand } from './audit-verify.ts';
 import { conformanceCommand } from './conformance.ts';
+import { seedCommand } from './seed.ts';
 import { serveCommand } from './serve.ts';
 import { upCommand } from './up.ts';
 
@@ -14,4 +15,5 @@ export const commands: readonly Command[] = [
   auditVerifyCommand,
   auditListCommand,
   auditCheckpointCommand,
+  seedCommand,
 ];
