@@ -8,6 +8,7 @@ import { Scp03HostChannel, type KeyStore, type Scp03StaticKeys, type SecurityLev
 import {
   BASIC_AID, BASIC_FID, Card, CARD_MODULES, CommandApdu, ISD_AID, MemoryBlobStore, MemoryCardStore, ORDINANCE_FID, ORDINANCE_MODULE, OPERATOR_AID,
   OPERATOR_FID, ResponseApdu, SealedCardStore, cardIdOf, cardSerial, concat, dgi, keyCheckValue, manufactureBlankCard, type CardStore,
+  type ApplicationType,
 } from '../../src/card/index.ts';
 import { createCipheriv } from 'node:crypto';
 
@@ -145,7 +146,7 @@ export interface MadeCard {
 let serialSeq = 1;
 
 /** A blank card in a memory (or sealed) store, powered on. */
-export function blankCard(opts: { durable?: boolean; keyStore?: TestKeyStore; serial?: Uint8Array } = {}): MadeCard {
+export function blankCard(opts: { durable?: boolean; keyStore?: TestKeyStore; serial?: Uint8Array; types?: readonly ApplicationType[] } = {}): MadeCard {
   const serial = opts.serial ?? cardSerial(0x4a4b, 7, serialSeq++);
   const keyStore = opts.keyStore ?? new TestKeyStore();
   let store: CardStore;
@@ -155,7 +156,7 @@ export function blankCard(opts: { durable?: boolean; keyStore?: TestKeyStore; se
     store = new SealedCardStore({ cardId: cardIdOf(serial), keyStore, blobs });
   } else store = new MemoryCardStore(cardIdOf(serial));
   manufactureBlankCard(store, { serial, transportKeys: KEYS.transport });
-  const card = new Card({ store, types: CARD_MODULES });
+  const card = new Card({ store, types: opts.types ?? CARD_MODULES });
   card.powerOn();
   return { card, host: new Host(card), store, keyStore, serial, blobs };
 }
@@ -232,13 +233,16 @@ export function personalise(host: Host, o: PersoOptions = {}): void {
 }
 
 /** A personalised card with the holder's PIN set (active). */
-export function activeCard(opts: { durable?: boolean; pin?: string } & PersoOptions = {}): MadeCard {
+export function activeCard(opts: { durable?: boolean; pin?: string; pins?: Record<string, string>; types?: readonly ApplicationType[]; extra?: (host: Host) => void } & PersoOptions = {}): MadeCard {
   const m = blankCard(opts);
   personalise(m.host, opts);
+  opts.extra?.(m.host);
   const pin = opts.pin ?? '1234';
-  for (const aid of [BASIC_AID, ...(opts.operator ? [OPERATOR_AID] : []), ...(opts.ordinance ? [ORD_A_AID, ORD_B_AID] : [])]) {
+  const aids = [BASIC_AID, ...(opts.operator ? [OPERATOR_AID] : []), ...(opts.ordinance ? [ORD_A_AID, ORD_B_AID] : [])].map((a) => Buffer.from(a).toString('hex').toUpperCase());
+  for (const extra of Object.keys(opts.pins ?? {})) if (!aids.includes(extra)) aids.push(extra);
+  for (const aid of aids.map(hex)) {
     if (m.host.select(aid).sw !== 0x9000) throw new Error('select');
-    const r = m.host.send(0x00, 0x24, 0x01, 0x81, ascii(pin));
+    const r = m.host.send(0x00, 0x24, 0x01, 0x81, ascii(opts.pins?.[Buffer.from(aid).toString('hex').toUpperCase()] ?? pin));
     if (r.sw !== 0x9000) throw new Error(`set pin ${r.sw.toString(16)}`);
   }
   return m;
