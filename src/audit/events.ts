@@ -53,6 +53,14 @@ export const AUDIT_EVENTS = {
   'audit.verified': ev('This node\'s audit chain was verified; on failure, where and why it broke.', 'node', {
     entries: 'number', headSeq: 'number', checkpoints: 'number', brokenSeq: 'number?', problem: 'string?',
   }),
+  // jpki (certification authority)
+  'jpki.ca.created': ev('The JPKI CA made a CA key pair in its key store and issued that CA\'s certificate (root: self-signed; issuing: by its root).', null, { ca: 'string', serial: 'string', subjectName: 'string', store: 'string' }),
+  'jpki.certificate.issued': ev('The JPKI CA issued a certificate for a public key made on a card (the CA never saw the private key).', 'card', { kind: 'string', serial: 'string', ca: 'string' }),
+  'jpki.certificate.revoked': ev('A JPKI certificate was revoked because its card was suspended, abolished or reported lost; `reason` is the RFC 5280 reason code name.', 'card', { kind: 'string', serial: 'string', ca: 'string', reason: 'string', cause: 'string' }),
+  'jpki.certificate.released': ev('A certificateHold was lifted (the suspended card was restored): the certificate is good again.', 'card', { kind: 'string', serial: 'string', ca: 'string' }),
+  // Juki-net (src/net)
+  'net.message.refused': ev('A Juki-net message was refused before anything was applied: no or invalid peer certificate, bad signature, a declared sender other than the certificate\'s node, or a route the peer\'s role may not use. Actor: the authenticated peer (system when none).', 'node', { messageType: 'string?', declaredFrom: 'string?', to: 'string?', why: 'string' }),
+  'net.checkpoint.held': ev('This node received and holds a peer\'s signed audit checkpoint (its chain head at seq), so that a later rewrite of that chain is caught.', 'node', { seq: 'number', headHash: 'string', at: 'string' }),
 } as const satisfies Record<string, EventSpec>;
 
 export type EventType = keyof typeof AUDIT_EVENTS;

@@ -12,6 +12,13 @@ export interface Schema {
   register_history: RegisterHistoryTable;
   audit_entries: AuditEntriesTable;
   audit_heads: AuditHeadsTable;
+  jpki_cas: JpkiCasTable;
+  jpki_certificates: JpkiCertificatesTable;
+  jpki_crls: JpkiCrlsTable;
+  net_sequences: NetSequencesTable;
+  net_outbox: NetOutboxTable;
+  net_inbox: NetInboxTable;
+  net_cursors: NetCursorsTable;
 }
 
 /** register: one row per resident of a municipality, current or former (除票). Migration 0001. */
@@ -73,4 +80,108 @@ export interface AuditHeadsTable {
   node_id: string;
   seq: ColumnType<number | string, number, number>;
   hash: string;
+}
+
+/** jpki: one row per CA certificate (root and issuing, per kind). Migration 0003. */
+export interface JpkiCasTable {
+  /** `auth-root` | `auth-ca` | `sign-root` | `sign-ca` */
+  ca_id: string;
+  /** `auth` | `sign` */
+  kind: string;
+  /** `root` | `issuing` */
+  tier: string;
+  /** The key's label in the CA signing-key store (never the key). */
+  key_label: string;
+  subject: string;
+  /** Serial number, upper-case hex. */
+  serial: string;
+  not_before: string;
+  not_after: string;
+  /** The certificate, DER as base64. */
+  der: string;
+  created_at: string;
+  /** Bumped by every revocation or hold release under this CA (a CRL of an older revision is stale). */
+  revision: ColumnType<number, number | undefined, number>;
+}
+
+/** jpki: one row per end-entity certificate issued. Migration 0003. */
+export interface JpkiCertificatesTable {
+  /** Serial number, upper-case hex (unique across the CA). */
+  serial: string;
+  ca_id: string;
+  /** `auth` | `sign` */
+  kind: string;
+  /** The card the key pair was made on. */
+  card_serial: string;
+  /** `good` | `revoked` */
+  status: string;
+  not_before: string;
+  not_after: string;
+  revoked_at: string | null;
+  /** RFC 5280 §5.3.1 reason name: `certificateHold` | `cessationOfOperation` | `keyCompromise`. */
+  revocation_reason: string | null;
+  der: string;
+  issued_at: string;
+}
+
+/** jpki: every CRL issued, numbered per CA. Migration 0003. */
+export interface JpkiCrlsTable {
+  ca_id: string;
+  crl_number: ColumnType<number | string, number, number>;
+  this_update: string;
+  next_update: string;
+  /** The CA's revision the CRL was built from. */
+  revision: number;
+  der: string;
+}
+
+/** net: the last sequence number given per (sender, receiver, ordering key). Migration 0004. */
+export interface NetSequencesTable {
+  sender: string;
+  receiver: string;
+  ordering_key: string;
+  last_seq: ColumnType<number | string, number, number>;
+}
+
+/** net: the transactional outbox, one row per message to send (docs/network.md). Migration 0004. */
+export interface NetOutboxTable {
+  /** The envelope's message id. */
+  id: string;
+  sender: string;
+  receiver: string;
+  type: string;
+  ordering_key: string;
+  seq: ColumnType<number | string, number, number>;
+  created_at: string;
+  /** The envelope, canonical JSON. */
+  envelope: string;
+  /** `pending` | `delivered` | `dead` */
+  state: string;
+  attempts: number;
+  next_attempt_at: string;
+  last_error: string | null;
+  delivered_at: string | null;
+}
+
+/** net: the idempotent inbox, one row per message received (docs/network.md). Migration 0004. */
+export interface NetInboxTable {
+  id: string;
+  sender: string;
+  receiver: string;
+  type: string;
+  ordering_key: string;
+  seq: ColumnType<number | string, number, number>;
+  envelope: string;
+  /** `applied` | `held` (waiting for an earlier sequence number) */
+  state: string;
+  received_at: string;
+  applied_at: string | null;
+}
+
+/** net: per (receiver, sender, ordering key), the last sequence number applied. Migration 0004. */
+export interface NetCursorsTable {
+  receiver: string;
+  sender: string;
+  ordering_key: string;
+  applied_seq: ColumnType<number | string, number, number>;
 }

@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   // audit
   JUKI_ERR_AUDIT_BROKEN: 'The audit chain fails verification: an entry was edited, deleted or reordered.',
   JUKI_ERR_AUDIT_SECRET_FIELD: 'An audit entry was refused because its details hold a field named like a secret (PIN, password, key, token): the audit log never stores one.',
+  // Juki-net (src/net, docs/network.md)
+  JUKI_ERR_NET_DENIED: 'A Juki-net peer was refused: no valid certificate from the network CA, a bad envelope signature, a declared sender other than the certificate\'s node, or a message type and route its role may not use. Nothing was applied; the refusal is audited.',
+  JUKI_ERR_NET_DELIVERY: 'A Juki-net message could not be delivered now (peer unreachable, no acknowledgement, receiver failed); the outbox keeps it and retries with backoff.',
+  JUKI_ERR_NET_TOPOLOGY: 'A topology file is malformed or inconsistent: an unknown prefecture or municipality, a duplicate node, a municipality without its prefecture server, no national center; the message names the entry.',
   // files and keys
   JUKI_ERR_FILE: 'A file could not be read or written.',
   JUKI_ERR_INTERNAL: 'An unexpected fault inside juki; the details are in the operator log, never in the response.',
@@ -39,6 +43,8 @@ export const ERROR_CODES = {
   // the card component
   JUKI_ERR_CARD_TAMPERED: 'A card image failed verification (edited, truncated, an older copy restored, or its sealing key destroyed); the sealing key is destroyed and the card is dead.',
   JUKI_ERR_CARD_UNPOWERED: 'A command was sent to a card that is not powered (power it on first), or to a card whose storage failed until it is powered again.',
+  // JPKI certification authority
+  JUKI_ERR_JPKI_PUBLIC_KEY: 'A public key given to the JPKI CA is refused: not a DER SubjectPublicKeyInfo, not RSA-2048 with public exponent 65537, or a private key was offered (the CA takes only the public key made on the card).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -6,8 +6,12 @@
 import type { Migration } from 'kysely';
 import { registerMigration } from './0001-register.ts';
 import { auditMigration } from './0002-audit.ts';
+import { jpkiMigration } from './0003-jpki.ts';
+import { netMigration } from './0004-net.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001_register': registerMigration,
   '0002_audit': auditMigration,
+  '0003_jpki': jpkiMigration,
+  '0004_net': netMigration,
 };
