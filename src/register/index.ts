@@ -1,5 +1,6 @@
 /** Resident register: residents, resident codes, municipalities, names, identity records, moves, synthetic data. */
 export { ResidentRegister } from './register.ts';
+export { auditRegisterChanges, both } from './audited.ts';
 export type {
   RegisterChange,
   RegisterChangeHook,

@@ -1,5 +1,6 @@
 /** `juki seed`: fill a municipality's register with deterministic synthetic residents. */
 import { join } from 'node:path';
+import { AuditLog } from '../../audit/index.ts';
 import { openDatabase, parseLocation } from '../../db/index.ts';
 import {
   DEFAULT_AS_OF,
@@ -74,6 +75,14 @@ The register must not already hold residents of the municipality.`,
         onProgress: (done) => bar?.update(done),
       });
       bar?.done();
+      // One entry for the whole run: synthetic residents are test data, not register changes
+      // a person made, and 10,000 entries would bury the log's real history.
+      await new AuditLog(database, `municipality-${m.code}`).record({
+        type: 'seed.run',
+        actor: { kind: 'system' },
+        subject: { kind: 'batch', id: `seed-${seed}-${count}` },
+        details: { dataset: `synthetic residents of ${m.code}, seed ${seed}, as of ${asOf}`, records: written },
+      });
       const elapsedMs = Math.round(performance.now() - started);
       const summary = {
         municipality: m.code,
