@@ -51,3 +51,24 @@ export function checkNodeSpec(spec: NodeSpec): NodeSpec {
 export function nodeId(spec: NodeSpec): string {
   return spec.code === undefined ? spec.role : `${spec.role}-${spec.code}`;
 }
+
+/**
+ * The node spec of a node id, checked: `municipality-131016` -> {role: 'municipality', code: '131016'},
+ * `national` -> {role: 'national'}. The inverse of nodeId.
+ */
+export function parseNodeId(id: string, field = 'node'): NodeSpec {
+  if (typeof id !== 'string') throw new JukiError('JUKI_ERR_INVALID_INPUT', `${field}: expected a node id such as municipality-131016, got ${typeof id}`, { field });
+  const dash = id.indexOf('-');
+  const role = dash < 0 ? id : id.slice(0, dash);
+  if (!(role in ROLES)) throw new JukiError('JUKI_ERR_INVALID_INPUT', `${field}: expected a node id <role>[-<code>] with role one of ${Object.keys(ROLES).join(', ')}, got ${JSON.stringify(id)}`, { field });
+  try {
+    return checkNodeSpec(dash < 0 ? { role: role as Role } : { role: role as Role, code: id.slice(dash + 1) });
+  } catch (e) {
+    throw new JukiError('JUKI_ERR_INVALID_INPUT', `${field}: ${JSON.stringify(id)}: ${(e as Error).message}`, { field });
+  }
+}
+
+/** Whether two node specs name the same node. */
+export function sameNode(a: NodeSpec, b: NodeSpec): boolean {
+  return a.role === b.role && a.code === b.code;
+}

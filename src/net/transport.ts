@@ -1,0 +1,31 @@
+/**
+ * One transport interface, three implementations (transports/in-process.ts, https.ts,
+ * nats.ts), one contract test suite (test/net/transport-contract.test.ts). A transport moves
+ * an envelope to the node it is addressed to and returns that node's acknowledgement; the
+ * receiving side establishes the peer's identity its own way (a verified certificate object
+ * in-process, the TLS client certificate over HTTPS, a signature under a CA-issued certificate
+ * over NATS) and hands it to the same Gate.
+ */
+import { JukiError } from '../util/index.ts';
+import type { Envelope } from './envelope.ts';
+import type { Receipt } from './inbox.ts';
+
+export interface Transport {
+  /**
+   * Deliver `envelope` to `envelope.to`. Resolves once the receiver acknowledged (its inbox
+   * holds the message); rejects with a JukiError: JUKI_ERR_NET_DENIED / JUKI_ERR_INVALID_INPUT
+   * with `details.permanent` (retrying cannot help), or JUKI_ERR_NET_DELIVERY (retry later).
+   */
+  send(envelope: Envelope): Promise<Receipt>;
+  close(): Promise<void>;
+}
+
+/** A refusal the sender must not retry (denied, malformed). */
+export function permanentFailure(code: 'JUKI_ERR_NET_DENIED' | 'JUKI_ERR_INVALID_INPUT', message: string): JukiError {
+  return new JukiError(code, message, { permanent: true });
+}
+
+/** A failure worth retrying (unreachable, no acknowledgement, receiver fault). */
+export function transientFailure(message: string): JukiError {
+  return new JukiError('JUKI_ERR_NET_DELIVERY', message, { permanent: false });
+}
