@@ -15,9 +15,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** What the interoperability tests need, by Debian package (.ci/run installs them). */
 export const PCSC_APT_PACKAGES = 'pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev';
@@ -187,4 +189,91 @@ function listening(port: number): boolean {
 
 function onPath(tool: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, tool)));
+}
+
+/** What an echo card process reports about itself. */
+export interface CardStatus {
+  readonly attached: boolean;
+  /** APDUs the card has answered. */
+  readonly commands: number;
+}
+
+/** An echo card attached to vpcd from a child process (test/reader/echo-card-process.ts). */
+export interface CardProcess {
+  readonly pid: number;
+  /** Whether vpcd is polling the card, as last reported. */
+  readonly attached: boolean;
+  /** Events from the card's bridge: connected, attached, disconnected, retrying. */
+  readonly events: EventEmitter;
+  /** Resolves when vpcd polls the card (at once if it does now). */
+  whenAttached(): Promise<void>;
+  status(): Promise<CardStatus>;
+  /** Pull the card out and wait for the process to end (SIGKILL past a deadline). Idempotent. */
+  close(): Promise<void>;
+}
+
+const CARD_SCRIPT = fileURLToPath(new URL('../reader/echo-card-process.ts', import.meta.url));
+
+/** Start an echo card in its own process, attaching to vpcd on `port`. */
+export async function startEchoCardProcess(port: number): Promise<CardProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CARD_SCRIPT, String(port)], {
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString()).slice(-20_000);
+  });
+  const events = new EventEmitter();
+  let attached = false;
+  const statusWaiters: Array<(s: CardStatus) => void> = [];
+  child.on('message', (m: { event?: string; reply?: string; info?: unknown; attached: boolean; commands: number }) => {
+    attached = m.attached;
+    if (m.event) events.emit(m.event, m.info);
+    if (m.reply === 'status') statusWaiters.shift()?.({ attached: m.attached, commands: m.commands });
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', (code, signal) => {
+    process.off('exit', killOnExit);
+    events.emit('exit', code, signal);
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  return {
+    get pid() {
+      return child.pid ?? -1;
+    },
+    get attached() {
+      return attached;
+    },
+    events,
+    whenAttached() {
+      if (attached) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const onExit = () => reject(new Error(`the card process exited before it attached:\n${stderr}`));
+        events.once('exit', onExit);
+        events.once('attached', () => {
+          events.off('exit', onExit);
+          resolve();
+        });
+      });
+    },
+    status() {
+      return new Promise((resolve, reject) => {
+        statusWaiters.push(resolve);
+        child.send({ cmd: 'status' }, (e) => e && reject(e));
+      });
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.connected) child.send({ cmd: 'close' });
+      else child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_DEADLINE_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
