@@ -1,0 +1,229 @@
+/**
+ * The card's identity-verification transaction (R4.2: what an agency terminal and the
+ * national center do with a card), card and host side together in one process:
+ *
+ *   SELECT basic area → VERIFY (holder PIN) → INITIALIZE UPDATE → EXTERNAL AUTHENTICATE
+ *   (SCP03, security level 33) → READ BINARY of the resident code under C-MAC, R-ENC, R-MAC
+ *
+ * Each figure is printed beside a baseline measured in the same run:
+ *   - in memory: the raw node:crypto operations the transaction needs, done directly
+ *     (the engine's overhead is the ratio);
+ *   - durable: the raw atomic writes the retry-counter rule needs, of the same size
+ *     (write-temp / fsync / rename / fsync of the folder, as FileBlobStore does).
+ * Nothing here asserts a time; docs/benchmarks.md records the figures.
+ */
+import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  BASIC_AID, Card, CARD_MODULES, CommandApdu, FileBlobStore, MemoryCardStore, SealedCardStore, cardIdOf, cardSerial, manufactureBlankCard,
+  type CardDevice, type CardStore,
+} from '../src/card/index.ts';
+import { Scp03HostChannel, SoftwareKeyStore, type KeyStore, type Scp03StaticKeys } from '../src/crypto/index.ts';
+import { Host, KEYS, personalise } from '../test/card/helpers.ts';
+import { measure, report, type Benchmark } from './harness.ts';
+
+const PIN = Uint8Array.from(Buffer.from('1234', 'ascii'));
+const SELECT_BASIC = CommandApdu.of({ cla: 0x00, ins: 0xa4, p1: 0x04, p2: 0x0c, data: BASIC_AID }).encode();
+const VERIFY = CommandApdu.of({ cla: 0x00, ins: 0x20, p1: 0x00, p2: 0x81, data: PIN }).encode();
+
+function swOf(r: Uint8Array): number {
+  return (r[r.length - 2]! << 8) | r[r.length - 1]!;
+}
+
+function expectOk(r: Uint8Array, what: string): Uint8Array {
+  const sw = swOf(r);
+  if (sw !== 0x9000) throw new Error(`${what}: SW ${sw.toString(16)}`);
+  return r.subarray(0, r.length - 2);
+}
+
+/** One identity verification, as the terminal (SELECT, VERIFY) and the national center (SCP03, READ) do it. */
+export function identityVerification(card: CardDevice, keys: Scp03StaticKeys): Uint8Array {
+  expectOk(card.transmit(SELECT_BASIC), 'SELECT');
+  expectOk(card.transmit(VERIFY), 'VERIFY');
+  const host = new Scp03HostChannel({ keys, level: 0x33 });
+  const iu = host.initializeUpdateCommand(keys.kvn);
+  const r1 = card.transmit(CommandApdu.of({ cla: iu.cla, ins: iu.ins, p1: iu.p1, p2: iu.p2, data: iu.data, ne: 256 }).encode());
+  const ea = host.onInitializeUpdateResponse(r1.subarray(0, r1.length - 2), swOf(r1));
+  const r2 = card.transmit(CommandApdu.of({ cla: ea.cla, ins: ea.ins, p1: ea.p1, p2: ea.p2, data: ea.data }).encode());
+  host.onExternalAuthenticateResponse(swOf(r2));
+  const w = host.wrapCommand({ cla: 0x00, ins: 0xb0, p1: 0x82, p2: 0x00, data: new Uint8Array(0), le: 0 });
+  const r3 = card.transmit(CommandApdu.of({ cla: w.cla, ins: w.ins, p1: w.p1, p2: w.p2, data: w.data, ne: 256 }).encode());
+  const code = host.unwrapResponse(r3.subarray(0, r3.length - 2), swOf(r3));
+  host.close();
+  if (code.length !== 11) throw new Error(`resident code: got ${code.length} bytes`);
+  return code;
+}
+
+/** An active card (personalised over SCP03 with the test keys, PIN 1234) in `store`. */
+function activeCardIn(store: CardStore, serial: Uint8Array): Card {
+  manufactureBlankCard(store, { serial, transportKeys: KEYS.transport });
+  const card = new Card({ store, types: CARD_MODULES });
+  card.powerOn();
+  const host = new Host(card);
+  personalise(host);
+  host.select(BASIC_AID);
+  if (host.send(0x00, 0x24, 0x01, 0x81, PIN).sw !== 0x9000) throw new Error('PIN not set');
+  return card;
+}
+
+// ---- the raw floor in memory: the same node:crypto work, done directly -------------------------
+
+const ZERO = Buffer.alloc(16);
+
+function dbl(b: Buffer): Buffer {
+  const o = Buffer.alloc(16);
+  for (let i = 0; i < 16; i++) o[i] = ((b[i]! << 1) | (i < 15 ? b[i + 1]! >> 7 : 0)) & 0xff;
+  if (b[0]! & 0x80) o[15]! ^= 0x87;
+  return o;
+}
+
+/** AES-128-CMAC the plain way: subkeys from one ECB block, then one CBC pass (2 cipher set-ups). */
+function rawCmac(key: Uint8Array, msg: Uint8Array): Buffer {
+  const e = createCipheriv('aes-128-ecb', key, null);
+  e.setAutoPadding(false);
+  const k1 = dbl(e.update(ZERO));
+  const n = Math.max(1, Math.ceil(msg.length / 16));
+  const m = Buffer.alloc(n * 16);
+  m.set(msg);
+  const complete = msg.length > 0 && msg.length % 16 === 0;
+  const k = complete ? k1 : dbl(k1);
+  if (!complete) m[msg.length] = 0x80;
+  for (let i = 0; i < 16; i++) m[(n - 1) * 16 + i]! ^= k[i]!;
+  const c = createCipheriv('aes-128-cbc', key, ZERO);
+  c.setAutoPadding(false);
+  return c.update(m).subarray((n - 1) * 16);
+}
+
+const K16 = randomBytes(16);
+const M32 = randomBytes(32); // KDF input: 11 + 1 + 1 + 2 + 1 + 16 bytes
+const M21 = randomBytes(21); // C-MAC input of EXTERNAL AUTHENTICATE: MCV 16 + header 4 + Lc 1 + cryptogram 8 (29) … rounded by padding to 2 blocks
+const PIN_KEY = randomBytes(32);
+
+/**
+ * What the transaction needs of node:crypto, counted from GP Amd D and the PIN rule, each done
+ * directly: per side 3 session-key KDFs, the card cryptogram, the host cryptogram, the EXTERNAL
+ * AUTHENTICATE C-MAC, the READ C-MAC and the R-MAC (8 AES-CMACs × 2 sides = 16), the R-ENC ICV
+ * and CBC on each side, one HMAC-SHA256 for the PIN, two 8-byte challenges.
+ */
+function rawTransaction(): void {
+  for (let side = 0; side < 2; side++) {
+    for (let i = 0; i < 3; i++) rawCmac(K16, M32); // S-ENC, S-MAC, S-RMAC
+    rawCmac(K16, M32); // card cryptogram
+    rawCmac(K16, M32); // host cryptogram
+    rawCmac(K16, M21); // EXTERNAL AUTHENTICATE C-MAC
+    rawCmac(K16, M21); // READ BINARY C-MAC
+    rawCmac(K16, M32); // R-MAC over MCV ‖ 16 bytes ‖ SW
+    const e = createCipheriv('aes-128-ecb', K16, null); // response ICV
+    e.setAutoPadding(false);
+    const icv = e.update(ZERO);
+    const c = side === 0 ? createCipheriv('aes-128-cbc', K16, icv) : createDecipheriv('aes-128-cbc', K16, icv);
+    c.setAutoPadding(false);
+    c.update(M32.subarray(0, 16));
+    c.final();
+    randomBytes(8); // card challenge / host challenge
+  }
+  createHmac('sha256', PIN_KEY).update(PIN).digest(); // the sealed PIN to compare
+}
+
+// ---- the raw floor on disk: atomic writes of the image's size ---------------------------------
+
+function rawAtomicWrite(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dfd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/** A FileBlobStore that counts its atomic writes. */
+class CountingBlobStore extends FileBlobStore {
+  writes = 0;
+  override write(bytes: Uint8Array, hook: (p: string) => void): void {
+    this.writes++;
+    super.write(bytes, hook);
+  }
+}
+
+/** A key store that counts its durable counter writes. */
+function countingKeyStore(inner: KeyStore): KeyStore & { writes: number } {
+  const ks = {
+    writes: 0,
+    description: inner.description,
+    secretKey: (n: string, c?: boolean) => inner.secretKey(n, c),
+    hasKey: (n: string) => inner.hasKey(n),
+    destroyKey: (n: string) => inner.destroyKey(n),
+    readCounter: (n: string) => inner.readCounter(n),
+    advanceCounter: (n: string, v: number) => {
+      if (v !== inner.readCounter(n)) ks.writes++;
+      inner.advanceCounter(n, v);
+    },
+  };
+  return ks;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export const benchmarks: Benchmark[] = [
+  {
+    name: 'card: identity verification in-process, card storage in memory',
+    async run(print) {
+      const serial = cardSerial(0x4a4b, 1, 1);
+      const card = activeCardIn(new MemoryCardStore(cardIdOf(serial)), serial);
+      const tx = await measure('identity verification (memory store)', () => identityVerification(card, KEYS.basic), { warmup: 500 });
+      const raw = await measure('raw node:crypto ops of one transaction', rawTransaction, { warmup: 500 });
+      print(report(raw));
+      print(report(tx, raw, `goal ≥ 10,000/s; ${(1e6 / tx.perSecond).toFixed(1)} µs/tx, raw ${(1e6 / raw.perSecond).toFixed(1)} µs`));
+    },
+  },
+  {
+    name: 'card: identity verification in-process, durable card storage (SealedCardStore on files, SoftwareKeyStore)',
+    async run(print) {
+      const dir = mkdtempSync(join(tmpdir(), 'juki-bench-card-'));
+      try {
+        const serial = cardSerial(0x4a4b, 1, 2);
+        const keyStore = countingKeyStore(new SoftwareKeyStore(join(dir, 'keystore')));
+        const imagePath = join(dir, `${cardIdOf(serial)}.card`);
+        const blobs = new CountingBlobStore(imagePath);
+        const card = activeCardIn(new SealedCardStore({ cardId: cardIdOf(serial), keyStore, blobs }), serial);
+        const size = statSync(imagePath).size;
+        // How many writes one transaction makes (image blobs and key-store counter records).
+        const [b0, k0] = [blobs.writes, keyStore.writes];
+        identityVerification(card, KEYS.basic);
+        const blobWrites = blobs.writes - b0;
+        const counterWrites = keyStore.writes - k0;
+        const opts = { warmup: 20, batch: 5 };
+        const tx = await measure('identity verification (sealed file store)', () => identityVerification(card, KEYS.basic), opts);
+        // The floor: the retry-counter rule needs the decrement on disk before the comparison
+        // (one atomic write of the image); see docs/benchmarks.md for why that is all it needs.
+        const floorWrites = 1;
+        const floorPath = join(dir, 'floor.bin');
+        const bytes = randomBytes(size);
+        const floor = await measure(`raw floor: ${floorWrites} atomic write(s) of ${size} bytes`, () => {
+          for (let i = 0; i < floorWrites; i++) rawAtomicWrite(floorPath, bytes);
+        }, opts);
+        const two = await measure(`raw: 2 atomic writes of ${size} bytes`, () => {
+          rawAtomicWrite(floorPath, bytes);
+          rawAtomicWrite(floorPath, bytes);
+        }, opts);
+        print(report(floor));
+        print(report(two, floor));
+        print(report(tx, floor, `goal ≤ 1.2× the floor's time; ${blobWrites} image write(s) + ${counterWrites} key-store counter write(s) per tx; ${(1e3 / tx.perSecond).toFixed(2)} ms/tx`));
+        void median;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
