@@ -9,6 +9,8 @@ import { openDatabase, type Database } from '../db/index.ts';
 import { checkNodeSpec, nodeId, type NodeSpec } from '../net/index.ts';
 import { createServer } from '../web/index.ts';
 import { JukiError, invalid, projectRoot } from '../util/index.ts';
+import { mountRole, type MountedRole } from './roles.ts';
+import { createServer as createNetServer } from 'node:net';
 
 export interface RunningNode {
   readonly id: string;
@@ -20,12 +22,19 @@ export interface Runtime {
   readonly nodes: readonly RunningNode[];
   readonly server: FastifyInstance;
   readonly url: string;
+  /** Lines the roles want printed at start-up. */
+  readonly notes: readonly string[];
   close(): Promise<void>;
 }
 
 /** Where the embedded default keeps node databases: $JUKI_DATA_DIR, else `.juki/data`. */
 export function defaultDataDir(): string {
   return process.env.JUKI_DATA_DIR ?? join(process.cwd(), '.juki', 'data');
+}
+
+/** Where the host key store lives: $JUKI_KEYSTORE, else `<data dir>/keystore`. */
+export function defaultKeystoreDir(dataDir = defaultDataDir()): string {
+  return process.env.JUKI_KEYSTORE ?? join(dataDir, 'keystore');
 }
 
 export function defaultDbLocation(spec: NodeSpec, dataDir = defaultDataDir()): string {
@@ -42,38 +51,76 @@ export function version(): string {
   return (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Open every node's database and serve them on host:port. On failure, closes what it opened. */
-export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[], host: string, port: number): Promise<Runtime> {
+export interface StartOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly keystoreDir: string;
+}
+
+/**
+ * Open every node's database, mount its role (routes under `/<node id>/`), and serve them all
+ * on host:port. On failure, closes what it opened.
+ */
+export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[], options: StartOptions): Promise<Runtime> {
   const nodes: RunningNode[] = [];
+  const mounted: MountedRole[] = [];
+  const closeAll = async () => {
+    for (const m of mounted) await m.close().catch(() => {});
+    for (const n of nodes) await n.database.close().catch(() => {});
+  };
   try {
+    for (const { spec } of specs) checkNodeSpec(spec);
+    // The port is known before the routes are built, because roles write their own URLs
+    // into what they issue (the JPKI CA's OCSP and CRL addresses).
+    const port = options.port === 0 ? await freePort(options.host) : options.port;
+    const baseUrl = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+    const plugins: { prefix: string; plugin: import('fastify').FastifyPluginAsync }[] = [];
+    const notes: string[] = [];
     for (const { spec, db } of specs) {
-      checkNodeSpec(spec);
-      nodes.push({ id: nodeId(spec), spec, database: await openDatabase(db) });
+      const node = { id: nodeId(spec), spec, database: await openDatabase(db) };
+      nodes.push(node);
+      const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl });
+      mounted.push(role);
+      if (role.plugin) plugins.push({ prefix: `/${node.id}`, plugin: role.plugin });
+      notes.push(...role.notes);
     }
     const server = await createServer({
       version: version(),
       nodes: nodes.map((n) => ({ id: n.id, role: n.spec.role, ...(n.spec.code ? { code: n.spec.code } : {}), storage: { dialect: n.database.dialect, location: n.database.location } })),
+      plugins,
     });
-    let url: string;
     try {
-      url = await server.listen({ host, port });
+      await server.listen({ host: options.host, port });
     } catch (e) {
       await server.close();
-      throw new JukiError('JUKI_ERR_INVALID_INPUT', `--port: cannot listen on ${host}:${port}: ${(e as Error).message}`, { field: 'port' });
+      throw new JukiError('JUKI_ERR_INVALID_INPUT', `--port: cannot listen on ${options.host}:${port}: ${(e as Error).message}`, { field: 'port' });
     }
     return {
       nodes,
       server,
-      url,
+      url: baseUrl,
+      notes,
       close: async () => {
         await server.close();
-        for (const n of nodes) await n.database.close();
+        await closeAll();
       },
     };
   } catch (e) {
-    for (const n of nodes) await n.database.close().catch(() => {});
+    await closeAll();
     throw e;
   }
+}
+
+/** A TCP port that was free a moment ago (the OS picks it). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** Resolve when the process is asked to stop (SIGINT/SIGTERM), then close the runtime. */

@@ -57,6 +57,10 @@ test('juki up runs the default network, serves health, nodes and OpenAPI, and st
     assert.equal(api.openapi, '3.1.0');
     assert.ok(api.paths['/api/nodes']);
     assert.ok(existsSync(join(dir, 'municipality-131016.sqlite')));
+    // The JPKI role serves its CA certificates (DER, 30 82 LL LL) and OCSP under /jpki/.
+    const root = new Uint8Array(await (await fetch(`${url}/jpki/certs/auth-root.cer`)).arrayBuffer());
+    assert.deepEqual([...root.subarray(0, 2)], [0x30, 0x82]);
+    assert.ok(existsSync(join(dir, 'keystore')), 'the host key store is created under the data dir');
   } finally {
     assert.equal(await stop(child), 0);
   }

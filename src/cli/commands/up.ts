@@ -1,7 +1,7 @@
 /** `juki up`: a small whole network in one process, on SQLite, with embedded defaults. */
 import type { NodeSpec } from '../../net/index.ts';
 import { type Command, out } from '../command.ts';
-import { defaultDataDir, defaultDbLocation, parsePort, runUntilSignalled, startNodes } from '../runtime.ts';
+import { defaultDataDir, defaultDbLocation, defaultKeystoreDir, parsePort, runUntilSignalled, startNodes } from '../runtime.ts';
 
 /** The embedded default network: grows as roles are built. */
 export const DEFAULT_NETWORK: readonly NodeSpec[] = [
@@ -15,11 +15,12 @@ export const DEFAULT_NETWORK: readonly NodeSpec[] = [
 export const upCommand: Command = {
   path: ['up'],
   summary: 'Run every role of a small network in one process (SQLite, embedded defaults)',
-  usage: '[--data-dir DIR] [--host HOST] [--port PORT] [--json]',
+  usage: '[--data-dir DIR] [--host HOST] [--port PORT] [--keystore DIR] [--json]',
   options: {
     'data-dir': { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string' },
+    keystore: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
   help: `
@@ -32,22 +33,24 @@ Options:
   --data-dir DIR   where node databases live (default $JUKI_DATA_DIR, else .juki/data)
   --host HOST      address to listen on (default 127.0.0.1)
   --port PORT      TCP port (default 8392; 0 picks a free one)
+  --keystore DIR   the host key store (default $JUKI_KEYSTORE, else <data dir>/keystore)
   --json           print the started nodes and URL as one JSON line
 
-HTTP: GET /healthz, GET /api/nodes, GET /openapi.json.`,
+HTTP: GET /healthz, GET /api/nodes, GET /openapi.json; each node's own routes under
+/<node id>/ (e.g. the JPKI OCSP responder at /jpki/ocsp).`,
   async run({ values, stdout, stderr }) {
     const dataDir = (values['data-dir'] as string | undefined) ?? defaultDataDir();
     const port = parsePort(values.port as string | undefined, 8392);
     const runtime = await startNodes(
       DEFAULT_NETWORK.map((spec) => ({ spec, db: defaultDbLocation(spec, dataDir) })),
-      values.host as string,
-      port,
+      { host: values.host as string, port, keystoreDir: (values.keystore as string | undefined) ?? defaultKeystoreDir(dataDir) },
     );
     const nodes = runtime.nodes.map((n) => ({ id: n.id, role: n.spec.role, db: n.database.location }));
     if (values.json) out(stdout, { url: runtime.url, nodes });
     else {
       out(stdout, `juki up: ${nodes.length} nodes on ${dataDir}`);
       for (const n of nodes) out(stdout, `  ${n.id.padEnd(22)} ${n.db}`);
+      for (const note of runtime.notes) out(stdout, note);
       out(stdout, `listening on ${runtime.url} (Ctrl-C to stop)`);
     }
     return runUntilSignalled(runtime, (line) => out(stderr, `juki up: ${line}`));

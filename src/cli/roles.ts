@@ -1,0 +1,65 @@
+/**
+ * What each role adds to a node once its database is open: services, HTTP routes, and what to
+ * close on stop. Roles not listed here so far only hold their database (their services are
+ * built by later work and plug in here).
+ */
+import { join } from 'node:path';
+import type { FastifyPluginAsync } from 'fastify';
+import { AuditLog } from '../audit/index.ts';
+import { SoftwareKeyStore, type KeyStore } from '../crypto/index.ts';
+import type { Database } from '../db/index.ts';
+import { JpkiAuthority, SoftwareSigningKeyStore, jpkiHttpPlugin } from '../jpki/index.ts';
+import type { NodeSpec } from '../net/index.ts';
+
+export interface RoleContext {
+  readonly id: string;
+  readonly spec: NodeSpec;
+  readonly database: Database;
+  /** The process's host key store folder (sealing keys, KEKs, master keys). */
+  readonly keystoreDir: string;
+  /** The public base URL of this process's HTTP server, e.g. `http://127.0.0.1:8392`. */
+  readonly baseUrl: string;
+}
+
+export interface MountedRole {
+  /** Routes under `/<node id>/...`. */
+  readonly plugin?: FastifyPluginAsync;
+  /** Lines worth printing at start-up (URLs of the role's services). */
+  readonly notes: readonly string[];
+  close(): Promise<void>;
+}
+
+export async function mountRole(ctx: RoleContext): Promise<MountedRole> {
+  switch (ctx.spec.role) {
+    case 'jpki':
+      return mountJpki(ctx);
+    default:
+      return { notes: [], close: async () => {} };
+  }
+}
+
+/**
+ * The JPKI CA: CA keys in a software signing-key store sealed under a KEK from the host key
+ * store (a PKCS#11 token replaces it in production: see docs/jpki.md), CRLs and OCSP over HTTP.
+ */
+async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
+  const hostKeys: KeyStore & { close?: () => void } = new SoftwareKeyStore(ctx.keystoreDir);
+  const kek = hostKeys.secretKey(`${ctx.id}:ca-key-kek`);
+  const keys = SoftwareSigningKeyStore.inFolder(join(ctx.keystoreDir, `${ctx.id}-ca-keys`), kek);
+  kek.fill(0);
+  const prefix = `/${ctx.id}`;
+  const authority = await JpkiAuthority.open({
+    database: ctx.database,
+    keys,
+    audit: new AuditLog(ctx.database, ctx.id),
+    baseUrl: `${ctx.baseUrl}${prefix}`,
+  });
+  return {
+    plugin: jpkiHttpPlugin(authority),
+    notes: [`JPKI OCSP responder ${ctx.baseUrl}${prefix}/ocsp, CA certificates ${ctx.baseUrl}${prefix}/certs/`],
+    close: async () => {
+      await keys.close?.();
+      hostKeys.close?.();
+    },
+  };
+}
