@@ -1,45 +1,59 @@
 /**
- * A private pcscd for one test file (or the PC/SC benchmark): its own vpcd ports and its
+ * A private pcscd for one test file (or the PC/SC benchmark), with its own network and its
  * own client socket, so it collides neither with a system pcscd nor with another test file.
  *
- * - Ports: a reader.conf.d directory of our own (`pcscd -c DIR`) with one vpcd entry on a
- *   free port pair P, P+1 (vpcd's two slots). One entry only: two entries in one pcscd hang
- *   clients (docs/pcsc.md).
+ * - Network: a private network namespace, held by a `sleep` process so it outlives pcscd
+ *   restarts. vpcd listens there on its default ports (35963, 35964), which nobody outside
+ *   can reach (vpcd binds every interface: on the host anyone could insert a card). Cards
+ *   join the namespace with nsenter.
+ * - Delayed ACKs: Debian 12's vpcd (vsmartcard 0.8) sends a frame's length and its payload
+ *   in two writes with Nagle on, so each APDU waits ~40 ms for the card's delayed ACK of the
+ *   length. The namespace's loopback route gets `quickack 1` (unless `quickAck: false`), as
+ *   docs/pcsc.md suggests for hosts; upstream fixed vpcd in 2023 (one write per frame).
+ * - Config: a reader.conf.d directory of our own (`pcscd -c DIR`) with one vpcd entry. One
+ *   entry only: two entries in one pcscd hang clients (docs/pcsc.md).
  * - Socket: pcscd's socket path is compiled in (/run/pcscd/pcscd.comm), so pcscd runs in a
  *   private mount namespace with a temp directory bound over /run/pcscd; clients reach it
- *   with PCSCLITE_CSOCK_NAME=<dir>/pcscd.comm.
+ *   with PCSCLITE_CSOCK_NAME=<dir>/pcscd.comm (a path socket works across network namespaces).
+ *   One private pcscd at a time per process, always on the same path: libpcsclite reads the
+ *   variable once, at the process's first context.
  * - Never `--auto-exit`: it would close the vpcd ports 60 s after the last client left.
- * - Ready means: vpcd's port is in LISTEN state and the client socket exists, polled from
- *   /proc with a bounded deadline. (Connecting to the port to test it would insert a card.)
- * - Stopped by its PID (SIGTERM, then SIGKILL past a deadline), never by name.
+ * - Ready means: vpcd's port is in LISTEN state in the namespace and the client socket
+ *   exists, polled from /proc with a bounded deadline (connecting would insert a card).
+ * - Stopped by PID (SIGTERM, then SIGKILL past a deadline), never by name.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { EventEmitter } from 'node:events';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What the interoperability tests need, by Debian package (.ci/run installs them). */
-export const PCSC_APT_PACKAGES = 'pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev';
+export const PCSC_APT_PACKAGES = 'pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev iproute2';
 
 const PCSCD = '/usr/sbin/pcscd';
 const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
 const FRIENDLY_NAME = 'Juki VPCD';
+/** vpcd's default slot-0 port; free in a namespace of our own. */
+const VPCD_PORT = 35963;
 const READY_DEADLINE_MS = 15_000;
 const STOP_DEADLINE_MS = 10_000;
 
 export interface PcscdOptions {
   /** Log APDUs and debug lines (`-d -a`). Off by default: it slows pcscd down. */
   readonly debug?: boolean;
+  /** ACK at once on the namespace's loopback (see above). Default true. */
+  readonly quickAck?: boolean;
 }
 
 /** A running private pcscd. */
 export interface Pcscd {
   readonly pid: number;
-  /** vpcd's port for slot 0; slot 1 is `port + 1`. */
+  /** vpcd's port for slot 0 inside the namespace; slot 1 is `port + 1`. */
   readonly port: number;
+  /** The network namespace vpcd listens in: `/proc/<pid>/ns/net` of its holder. */
+  readonly netns: string;
   /** The client socket: the value for PCSCLITE_CSOCK_NAME. */
   readonly socketPath: string;
   /** PC/SC reader name for vpcd slot 0 or 1, e.g. `Juki VPCD 00 00`. */
@@ -48,9 +62,9 @@ export interface Pcscd {
   readonly env: NodeJS.ProcessEnv;
   /** What pcscd has printed so far (for failure messages). */
   output(): string;
-  /** Stop pcscd and start it again on the same ports and socket. */
+  /** Stop pcscd and start it again, in the same namespace with the same socket. */
   restart(): Promise<void>;
-  /** Stop pcscd (SIGTERM, then SIGKILL) and remove its directory. Idempotent. */
+  /** Stop pcscd and the namespace holder, and remove the temp directory. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -60,7 +74,8 @@ export function requirePcscTools(): void {
   if (!existsSync(PCSCD)) missing.push(`${PCSCD} (package pcscd)`);
   if (!existsSync(VPCD_DRIVER)) missing.push(`${VPCD_DRIVER} (package vsmartcard-vpcd)`);
   if (!onPath('opensc-tool')) missing.push('opensc-tool (package opensc)');
-  if (!onPath('unshare')) missing.push('unshare (package util-linux)');
+  for (const tool of ['unshare', 'nsenter']) if (!onPath(tool)) missing.push(`${tool} (package util-linux)`);
+  if (!onPath('ip')) missing.push('ip (package iproute2)');
   if (missing.length > 0) {
     throw new Error(
       `the PC/SC interoperability tests need ${missing.join(', ')}: ` +
@@ -69,15 +84,24 @@ export function requirePcscTools(): void {
   }
 }
 
-/** Start a private pcscd with vpcd on a free port pair; resolves when both are ready. */
+let dirForProcess: string | undefined;
+let running = false;
+
+/** Start a private pcscd with vpcd in its own network namespace; resolves when both are ready. */
 export async function startPcscd(options: PcscdOptions = {}): Promise<Pcscd> {
   requirePcscTools();
-  const dir = mkdtempSync(join(tmpdir(), 'juki-pcscd-'));
+  if (running) throw new Error('a private pcscd is already running in this process (libpcsclite talks to one socket per process)');
+  running = true;
+  // The same directory for every pcscd this process starts: libpcsclite fixes the socket
+  // path at the process's first context, so a later pcscd must answer on the same path.
+  dirForProcess ??= join(tmpdir(), `juki-pcscd-${process.pid}-${Date.now().toString(36)}`);
+  const dir = dirForProcess;
+  mkdirSync(dir, { recursive: true });
   const confDir = join(dir, 'reader.conf.d');
   const runDir = join(dir, 'run');
   mkdirSync(confDir);
   mkdirSync(runDir);
-  const port = await freePortPair();
+  const port = VPCD_PORT;
   writeFileSync(
     join(confDir, 'vpcd'),
     `FRIENDLYNAME "${FRIENDLY_NAME}"\nDEVICENAME /dev/null:${port}\nLIBPATH ${VPCD_DRIVER}\nCHANNELID ${port}\n`,
@@ -85,20 +109,29 @@ export async function startPcscd(options: PcscdOptions = {}): Promise<Pcscd> {
   const socketPath = join(runDir, 'pcscd.comm');
   const env = { ...process.env, PCSCLITE_CSOCK_NAME: socketPath };
 
+  const children = new Set<ChildProcess>();
+  const killAll = () => children.forEach((c) => c.kill('SIGKILL'));
+  process.once('exit', killAll);
+
+  const holder = await startNetnsHolder(options.quickAck ?? true);
+  children.add(holder);
+  const netns = `/proc/${holder.pid}/ns/net`;
+
   let child: ChildProcess | undefined;
   let out = '';
   let stopped = false;
-  const killOnExit = () => child?.kill('SIGKILL');
-  process.once('exit', killOnExit);
 
   const launch = async () => {
     const flags = ['--foreground', '-c', confDir, ...(options.debug ? ['--debug', '--apdu'] : [])];
     // mkdir: the mount point must exist; pcscd would make the same empty directory itself.
     const script = 'mkdir -p /run/pcscd && mount --bind "$1" /run/pcscd && shift && exec "$@"';
-    const proc = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', runDir, PCSCD, ...flags], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      'nsenter',
+      [`--net=${netns}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', runDir, PCSCD, ...flags],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child = proc;
+    children.add(proc);
     const keep = (b: Buffer) => {
       out = (out + b.toString()).slice(-200_000);
     };
@@ -106,10 +139,11 @@ export async function startPcscd(options: PcscdOptions = {}): Promise<Pcscd> {
     proc.stderr!.on('data', keep);
     let exited: string | undefined;
     proc.once('exit', (code, signal) => {
+      children.delete(proc);
       exited = `pcscd exited (code ${code}, signal ${signal})`;
     });
     const deadline = Date.now() + READY_DEADLINE_MS;
-    while (!(listening(port) && existsSync(socketPath))) {
+    while (!(listening(holder.pid!, port) && existsSync(socketPath))) {
       if (exited) throw new Error(`${exited} before it was ready; output:\n${out}`);
       if (Date.now() > deadline) {
         proc.kill('SIGKILL');
@@ -119,65 +153,73 @@ export async function startPcscd(options: PcscdOptions = {}): Promise<Pcscd> {
     }
   };
 
-  const halt = async () => {
-    const proc = child;
-    child = undefined;
+  const halt = async (proc: ChildProcess | undefined) => {
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    const gone = once(proc, 'exit');
     proc.kill('SIGTERM');
     const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_DEADLINE_MS);
     await gone;
     clearTimeout(timer);
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (e) {
+    await halt(holder);
+    process.off('exit', killAll);
+    rmSync(dir, { recursive: true, force: true });
+    running = false;
+    throw e;
+  }
   return {
     get pid() {
       return child?.pid ?? -1;
     },
     port,
+    netns,
     socketPath,
     env,
     readerName: (slot) => `${FRIENDLY_NAME} 00 0${slot}`,
     output: () => out,
     async restart() {
-      await halt();
+      await halt(child);
       await launch();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      await halt();
-      process.off('exit', killOnExit);
+      await halt(child);
+      await halt(holder);
+      process.off('exit', killAll);
       rmSync(dir, { recursive: true, force: true });
+      running = false;
     },
   };
 }
 
-/** A port P such that P and P+1 are both free on all interfaces (vpcd binds INADDR_ANY). */
-async function freePortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const p = await bindAndRelease(0);
-    if (p < 65535 && (await bindAndRelease(p + 1).then(() => true, () => false)) && (await bindAndRelease(p).then(() => true, () => false))) return p;
-  }
-  throw new Error('no free port pair for vpcd');
-}
-
-function bindAndRelease(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => {
-      const bound = (server.address() as { port: number }).port;
-      server.close(() => resolve(bound));
+/**
+ * A process that holds a new network namespace open: loopback up (with `quickack 1` on its
+ * 127.0.0.1 route when asked), then `sleep` until killed. Resolves once the namespace is set up.
+ */
+async function startNetnsHolder(quickAck: boolean): Promise<ChildProcess> {
+  const route = 'ip route change local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1';
+  const script = `ip link set lo up && ${quickAck ? route + ' && ' : ''}echo ready && exec sleep 2147483647`;
+  const proc = spawn('unshare', ['--net', '--', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (b: Buffer) => {
+      if (b.toString().includes('ready')) resolve();
     });
+    proc.once('exit', (code) => reject(new Error(`could not make a network namespace for pcscd (exit ${code}; needs root): ${out}`)));
   });
+  return proc;
 }
 
-/** Whether a TCP port is in LISTEN state, read from /proc/net/tcp (state 0A). */
-function listening(port: number): boolean {
+/** Whether a TCP port is in LISTEN state in `pid`'s network namespace (/proc/PID/net/tcp, state 0A). */
+function listening(pid: number, port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+  for (const file of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
     if (!existsSync(file)) continue;
     for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
       const fields = line.trim().split(/\s+/);
@@ -203,7 +245,7 @@ export interface CardProcess {
   readonly pid: number;
   /** Whether vpcd is polling the card, as last reported. */
   readonly attached: boolean;
-  /** Events from the card's bridge: connected, attached, disconnected, retrying. */
+  /** Events from the card's bridge: connected, attached, disconnected, retrying; and exit. */
   readonly events: EventEmitter;
   /** Resolves when vpcd polls the card (at once if it does now). */
   whenAttached(): Promise<void>;
@@ -214,9 +256,9 @@ export interface CardProcess {
 
 const CARD_SCRIPT = fileURLToPath(new URL('../reader/echo-card-process.ts', import.meta.url));
 
-/** Start an echo card in its own process, attaching to vpcd on `port`. */
-export async function startEchoCardProcess(port: number): Promise<CardProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CARD_SCRIPT, String(port)], {
+/** Start an echo card in its own process, in pcscd's network namespace, attaching to vpcd's `slot`. */
+export async function startEchoCardProcess(pcscd: Pcscd, slot: 0 | 1 = 0): Promise<CardProcess> {
+  const child = spawn('nsenter', [`--net=${pcscd.netns}`, '--', process.execPath, '--import', 'tsx', CARD_SCRIPT, String(pcscd.port + slot)], {
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   let stderr = '';
@@ -231,11 +273,12 @@ export async function startEchoCardProcess(port: number): Promise<CardProcess> {
     if (m.event) events.emit(m.event, m.info);
     if (m.reply === 'status') statusWaiters.shift()?.({ attached: m.attached, commands: m.commands });
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = once(child, 'exit');
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   child.once('exit', (code, signal) => {
     process.off('exit', killOnExit);
+    attached = false;
     events.emit('exit', code, signal);
   });
   await new Promise<void>((resolve, reject) => {

@@ -57,8 +57,8 @@ describe('PC/SC interoperability: pcscd + vpcd + the echo card', () => {
     return stdout + stderr;
   }
 
-  async function attach(port: number): Promise<CardProcess> {
-    const c = await startEchoCardProcess(port);
+  async function attach(slot: 0 | 1): Promise<CardProcess> {
+    const c = await startEchoCardProcess(pcscd, slot);
     cards.push(c);
     return c;
   }
@@ -67,7 +67,7 @@ describe('PC/SC interoperability: pcscd + vpcd + the echo card', () => {
     pcscd = await startPcscd({ debug: process.env.JUKI_PCSCD_DEBUG === '1' });
     // libpcsclite reads this once, at the first context: before openPcsc.
     process.env.PCSCLITE_CSOCK_NAME = pcscd.socketPath;
-    card = await attach(pcscd.port);
+    card = await attach(0);
     await card.whenAttached();
     pcsc = await openPcsc();
     await pcsc.waitForCard(pcscd.readerName(0), WAIT_MS);
@@ -150,7 +150,7 @@ describe('PC/SC interoperability: pcscd + vpcd + the echo card', () => {
   });
 
   test('a second card on vpcd\'s second slot is driven independently', T, async () => {
-    const second = await attach(pcscd.port + 1);
+    const second = await attach(1);
     await second.whenAttached();
     await pcsc.waitForCard(pcscd.readerName(1), WAIT_MS);
     const [t0, t1] = await Promise.all([pcsc.connect(pcscd.readerName(0)), pcsc.connect(pcscd.readerName(1))]);
@@ -170,7 +170,7 @@ describe('PC/SC interoperability: pcscd + vpcd + the echo card', () => {
   });
 
   test('a card that connects to a busy slot waits until the slot frees (connect is not attach)', T, async () => {
-    const waiting = await attach(pcscd.port);
+    const waiting = await attach(0);
     await once(waiting.events, 'connected');
     // vpcd polls the first card a few times a second; the newcomer sits in the kernel's backlog.
     const t = await pcsc.connect(pcscd.readerName(0));
