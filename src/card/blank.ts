@@ -12,10 +12,11 @@ import type { CardStore } from './storage.ts';
 import { basicArea } from './apps/basic.ts';
 import { operatorCard } from './apps/operator.ts';
 import { ordinanceArea } from './apps/ordinance.ts';
+import { jpkiArea } from './apps/jpki.ts';
 import type { ApplicationType } from './application.ts';
 
-/** The modules every juki card carries (its ROM): basic area, operator card, ordinance area. JPKI joins here. */
-export const CARD_MODULES: readonly ApplicationType[] = [basicArea, operatorCard, ordinanceArea];
+/** The modules every juki card carries (its ROM): basic area, operator card, ordinance area, JPKI area. */
+export const CARD_MODULES: readonly ApplicationType[] = [basicArea, operatorCard, ordinanceArea, jpkiArea];
 
 export interface TransportKeys {
   readonly enc: Uint8Array;

@@ -24,3 +24,8 @@ export type { BlankCardSpec, TransportKeys } from './blank.ts';
 export { basicArea, BASIC_AID, BASIC_FID, BASIC_PIN_REF, BASIC_FILES } from './apps/basic.ts';
 export { operatorCard, OPERATOR_AID, OPERATOR_FID, OPERATOR_PIN_REF, OPERATOR_KEY_REF } from './apps/operator.ts';
 export { ordinanceArea, ORDINANCE_MODULE, ORDINANCE_FID, ORDINANCE_PIN_REF } from './apps/ordinance.ts';
+export {
+  jpkiArea, jpkiApplication, jpkiTokenFile, checkCertificate, JPKI_AID, JPKI_FID, JPKI_AUTH_PIN_REF, JPKI_SIGN_PIN_REF, JPKI_AUTH_KEY_REF, JPKI_SIGN_KEY_REF,
+  JPKI_SD_KVN, JPKI_KEY_BITS, JPKI_MAX_SIGN_INPUT, JPKI_FILES, BASIC_FOUR_ARC_DER,
+} from './apps/jpki.ts';
+export type { JpkiToken, JpkiOptions } from './apps/jpki.ts';

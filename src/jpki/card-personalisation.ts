@@ -1,0 +1,227 @@
+/**
+ * The jpki role's side of a card's JPKI area (R5.1, R5.2.1): over the JPKI security
+ * domain's own SCP03 channel, relayed byte for byte by whoever holds the card (a counter
+ * terminal, which holds no key and can neither read nor forge what passes), ask the card to
+ * generate both RSA-2048 key pairs, have the CA certify the public keys, and write the
+ * certificates and the CA certificates back. No private key exists outside the card.
+ *
+ *   00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01                 SELECT the JPKI AP
+ *   80 50 50 00 08 <host challenge> 00 / 84 82 33 00 10 ...      SCP03, KVN 50, C-MAC C-DEC R-MAC R-ENC
+ *   04 46 00 97 08 <C-MAC> 00   → 7F49 { 81 n, 82 e }            GENERATE KEY PAIR, auth key 0017
+ *   04 46 00 9A 08 <C-MAC> 00   → 7F49 { 81 n, 82 e }            GENERATE KEY PAIR, sign key 001A
+ *   84 E2 00|80 nn Lc <E(DGI 000A, 000B, 0001, 0002)> <C-MAC>    STORE DATA, certificates
+ *
+ * The domain's keys: K-ENC/K-MAC/K-DEK diversified (crypto/diversify.ts, family `jpki`)
+ * from the JPKI master keys in the jpki node's key store with the card serial, which the card
+ * itself names in its INITIALIZE UPDATE answer.
+ */
+import { createPublicKey } from 'node:crypto';
+import { diversifyKeySet, KEY_DOMAINS, Scp03HostChannel, type CommandFields, type KeyStore, type MasterKeys, type Scp03StaticKeys } from '../crypto/index.ts';
+import { responseData, send, statusWord, type CardTransport } from '../reader/index.ts';
+import { JukiError, toHex } from '../util/index.ts';
+import type { IssuedCertificate, IssueOptions, JpkiAuthority } from './ca.ts';
+import type { SignHolder } from './profile.ts';
+
+/** The JPKI AP's AID (reference/jpki-application.md §1.1). */
+export const JPKI_CARD_AID = Uint8Array.of(0xd3, 0x92, 0xf0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01);
+/** The key version of the JPKI security domain's key set on the card. */
+export const JPKI_CARD_KVN = 0x50;
+/** Key-store names of the JPKI master keys (AES-256, only in the jpki node's store). */
+export const JPKI_MASTER_KEY_NAMES = { enc: 'master:jpki:enc', mac: 'master:jpki:mac', dek: 'master:jpki:dek' } as const;
+/** GENERATE KEY PAIR / 80 2A P2 of each key; STORE DATA DGIs (= FIDs) of each certificate EF. */
+export const JPKI_CARD_KEYS = { auth: 0x97, sign: 0x9a } as const;
+export const JPKI_CARD_EFS = { signCert: 0x0001, signCaCert: 0x0002, authCert: 0x000a, authCaCert: 0x000b } as const;
+
+/** The JPKI master keys from the key store (created on first use). The caller wipes them. */
+export function jpkiMasterKeys(store: KeyStore): MasterKeys {
+  return { enc: store.secretKey(JPKI_MASTER_KEY_NAMES.enc), mac: store.secretKey(JPKI_MASTER_KEY_NAMES.mac), dek: store.secretKey(JPKI_MASTER_KEY_NAMES.dek) };
+}
+
+/**
+ * One card's JPKI domain key set, for the one step that needs it outside the jpki role: the
+ * ISD installing the JPKI area (its STORE DATA carries DGI 8F01 with this set, wrapped for
+ * that card's session, as the basic area's keys are). Nothing else of the area passes there.
+ */
+export function jpkiDomainKeys(store: KeyStore, serial: Uint8Array): Scp03StaticKeys {
+  const masters = jpkiMasterKeys(store);
+  try {
+    return diversifyKeySet(masters, serial, KEY_DOMAINS.jpki, JPKI_CARD_KVN);
+  } finally {
+    masters.enc.fill(0);
+    masters.mac.fill(0);
+    masters.dek.fill(0);
+  }
+}
+
+/** Encode a command APDU: short unless the data exceeds 255 bytes or Ne exceeds 256. */
+export function encodeApdu(c: CommandFields): Uint8Array {
+  const lc = c.data.length;
+  const ne = c.le === undefined ? undefined : c.le === 0 ? 256 : c.le;
+  const extended = lc > 255 || (ne ?? 0) > 256;
+  const out = [c.cla, c.ins, c.p1, c.p2];
+  if (!extended) {
+    if (lc) out.push(lc, ...c.data);
+    if (ne !== undefined) out.push(ne & 0xff);
+  } else {
+    out.push(0);
+    if (lc) out.push(lc >> 8, lc & 0xff, ...c.data);
+    if (ne !== undefined) out.push((ne >> 8) & 0xff, ne & 0xff);
+  }
+  return Uint8Array.from(out);
+}
+
+function cardError(what: string, sw: number): JukiError {
+  const hex = sw.toString(16).toUpperCase().padStart(4, '0');
+  return new JukiError('JUKI_ERR_CARD_STATUS', `JPKI area: ${what}: the card answered ${hex}`, { sw: hex });
+}
+
+/** An SCP03 session with the JPKI domain of the card behind `transport`. */
+export class JpkiCardSession {
+  private constructor(
+    private readonly transport: CardTransport,
+    private readonly channel: Scp03HostChannel,
+    /** The card serial (SCP03 diversification data), upper-case hex. */
+    readonly cardSerial: string,
+  ) {}
+
+  /** SELECT the JPKI AP and open SCP03 (level 33) with the card's JPKI domain keys. */
+  static async open(transport: CardTransport, store: KeyStore): Promise<JpkiCardSession> {
+    const sel = await send(transport, encodeApdu({ cla: 0x00, ins: 0xa4, p1: 0x04, p2: 0x0c, data: JPKI_CARD_AID }));
+    if (statusWord(sel) !== 0x9000) throw cardError('SELECT', statusWord(sel));
+    const masters = jpkiMasterKeys(store);
+    const channel = new Scp03HostChannel({
+      level: 0x33,
+      cardContext: JPKI_CARD_AID,
+      keys: (serial, kvn) => diversifyKeySet(masters, serial, KEY_DOMAINS.jpki, kvn),
+    });
+    try {
+      const iu = await send(transport, encodeApdu(channel.initializeUpdateCommand(JPKI_CARD_KVN)));
+      const ea = channel.onInitializeUpdateResponse(responseData(iu), statusWord(iu));
+      const r = await send(transport, encodeApdu(ea));
+      channel.onExternalAuthenticateResponse(statusWord(r));
+    } finally {
+      masters.enc.fill(0);
+      masters.mac.fill(0);
+      masters.dek.fill(0);
+    }
+    return new JpkiCardSession(transport, channel, toHex(channel.card!.diversificationData));
+  }
+
+  /** One command through the channel; returns the plain response data and the status word. */
+  async command(cla: number, ins: number, p1: number, p2: number, data: Uint8Array = new Uint8Array(0), le?: number): Promise<{ data: Uint8Array; sw: number }> {
+    const wrapped = this.channel.wrapCommand(le === undefined ? { cla, ins, p1, p2, data } : { cla, ins, p1, p2, data, le });
+    const r = await send(this.transport, encodeApdu(wrapped));
+    const sw = statusWord(r);
+    return { data: this.channel.unwrapResponse(responseData(r), sw), sw };
+  }
+
+  /** GENERATE ASYMMETRIC KEY PAIR on the card; returns the public key as SubjectPublicKeyInfo DER. */
+  async generateKeyPair(key: 'auth' | 'sign'): Promise<Uint8Array> {
+    const r = await this.command(0x00, 0x46, 0x00, JPKI_CARD_KEYS[key], undefined, 0);
+    if (r.sw !== 0x9000) throw cardError(`GENERATE KEY PAIR (${key})`, r.sw);
+    return spkiFromPublicKeyTemplate(r.data);
+  }
+
+  /** STORE DATA: certificates by EF, in blocks that fit a short APDU once padded and MACed. */
+  async storeCertificates(files: ReadonlyArray<readonly [fid: number, der: Uint8Array]>): Promise<void> {
+    const all = concat(files.map(([fid, der]) => dgi(fid, der)));
+    const block = 200;
+    const n = Math.ceil(all.length / block);
+    for (let b = 0; b < n; b++) {
+      const r = await this.command(0x80, 0xe2, b === n - 1 ? 0x80 : 0x00, b & 0xff, all.subarray(b * block, (b + 1) * block));
+      if (r.sw !== 0x9000) throw cardError(`STORE DATA block ${b}`, r.sw);
+    }
+  }
+
+  close(): void {
+    this.channel.close();
+  }
+}
+
+/** `7F49 { 81 modulus, 82 exponent }` (ISO 7816-8 public key template) → SPKI DER. */
+export function spkiFromPublicKeyTemplate(t: Uint8Array): Uint8Array {
+  const fields = new Map<number, Uint8Array>();
+  let i = 0;
+  const len = (): number => {
+    const b = t[i++]!;
+    if (b < 0x80) return b;
+    let n = 0;
+    for (let k = 0; k < (b & 0x7f); k++) n = (n << 8) | t[i++]!;
+    return n;
+  };
+  if (t[0] !== 0x7f || t[1] !== 0x49) throw new JukiError('JUKI_ERR_CARD_STATUS', 'GENERATE KEY PAIR: expected a 7F49 public key template');
+  i = 2;
+  const end = len() + i;
+  while (i < end && i < t.length) {
+    const tag = t[i++]!;
+    const l = len();
+    fields.set(tag, t.subarray(i, i + l));
+    i += l;
+  }
+  const n = fields.get(0x81);
+  const e = fields.get(0x82);
+  if (!n || !e) throw new JukiError('JUKI_ERR_CARD_STATUS', 'GENERATE KEY PAIR: the template lacks the modulus (81) or exponent (82)');
+  const key = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(n).toString('base64url'), e: Buffer.from(e).toString('base64url') }, format: 'jwk' });
+  return new Uint8Array(key.export({ format: 'der', type: 'spki' }));
+}
+
+function dgi(tag: number, value: Uint8Array): Uint8Array {
+  const head = value.length < 0xff ? [tag >> 8, tag & 0xff, value.length] : [tag >> 8, tag & 0xff, 0xff, value.length >> 8, value.length & 0xff];
+  return concat([Uint8Array.from(head), value]);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export interface PersonaliseJpkiOptions {
+  /** The relay to the card (it holds nothing). */
+  readonly transport: CardTransport;
+  /** The jpki node's key store holding the JPKI master keys. */
+  readonly keyStore: KeyStore;
+  readonly authority: Pick<JpkiAuthority, 'issueAuthCertificate' | 'issueSignCertificate'>;
+  /** The holder's basic four for the signature certificate; without it no sign key or certificate is made (e.g. under 15). */
+  readonly holder?: Omit<SignHolder, 'cardSerial'>;
+  readonly issue?: IssueOptions;
+}
+
+export interface JpkiCardResult {
+  /** The card serial the certificates are recorded against (upper-case hex of the SCP03 diversification data). */
+  readonly cardSerial: string;
+  readonly auth: IssuedCertificate;
+  readonly sign?: IssuedCertificate;
+}
+
+/**
+ * Personalise the JPKI area of the card behind `transport`: generate the auth (and, with a
+ * holder, the sign) key pair on the card, certify the public keys, write the certificates
+ * and their CA certificates. The PINs stay for the holder to set on the PIN pad.
+ */
+export async function personaliseJpkiCard(o: PersonaliseJpkiOptions): Promise<JpkiCardResult> {
+  const session = await JpkiCardSession.open(o.transport, o.keyStore);
+  try {
+    const cardSerial = session.cardSerial;
+    const authSpki = await session.generateKeyPair('auth');
+    const auth = await o.authority.issueAuthCertificate(authSpki, { cardSerial }, o.issue);
+    let sign: IssuedCertificate | undefined;
+    if (o.holder) {
+      const signSpki = await session.generateKeyPair('sign');
+      sign = await o.authority.issueSignCertificate(signSpki, { ...o.holder, cardSerial }, o.issue);
+    }
+    const files: [number, Uint8Array][] = [
+      [JPKI_CARD_EFS.authCert, auth.der],
+      [JPKI_CARD_EFS.authCaCert, auth.caCertificate],
+    ];
+    if (sign) files.push([JPKI_CARD_EFS.signCert, sign.der], [JPKI_CARD_EFS.signCaCert, sign.caCertificate]);
+    await session.storeCertificates(files);
+    return sign ? { cardSerial, auth, sign } : { cardSerial, auth };
+  } finally {
+    session.close();
+  }
+}
