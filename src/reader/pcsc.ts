@@ -9,6 +9,10 @@
  * Which pcscd: libpcsclite connects to /run/pcscd/pcscd.comm unless PCSCLITE_CSOCK_NAME
  * names another socket. The library reads that variable once, at the first context a
  * process opens, so set it before calling openPcsc().
+ *
+ * Never drive a card attached through vpcd from the same thread as this client: the
+ * binding's context constructor, close() and SCardDisconnect are synchronous, pcscd may
+ * be waiting on the card (its presence poll) while they block, and the card could not answer.
  */
 import { JukiError, toHex } from '../util/index.ts';
 import type { CardReader, CardTransport } from './transport.ts';
