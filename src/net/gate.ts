@@ -42,17 +42,21 @@ export class Gate {
     this.#onRefused = options.onRefused ?? (async () => {});
   }
 
-  /** Accept (or refuse) one message from `peer`; `raw` is wire text or a decoded envelope. */
-  async accept(peer: NodeSpec | null, raw: unknown, preVerified?: Envelope): Promise<GateReply> {
+  /**
+   * Accept (or refuse) one message from `peer`; `raw` is wire text or a decoded envelope.
+   * `unauthenticated` says why the peer is null, for the refusal (default: no valid certificate).
+   */
+  async accept(peer: NodeSpec | null, raw: unknown, unauthenticated?: string): Promise<GateReply> {
     let envelope: Envelope;
+    const noPeer = unauthenticated ?? 'the peer presented no valid certificate from the network CA';
     try {
-      envelope = preVerified ?? parseEnvelope(raw);
+      envelope = parseEnvelope(raw);
     } catch (e) {
-      if (peer === null) return this.#refuse({ peer, why: 'the peer presented no valid certificate from the network CA' });
+      if (peer === null) return this.#refuse({ peer, why: noPeer });
       const message = isJukiError(e) ? e.message : 'malformed envelope';
       return { ok: false, code: 'JUKI_ERR_INVALID_INPUT', message, permanent: true };
     }
-    const decision = authorise({ peer, receiver: this.self, type: envelope.type, from: envelope.from, to: envelope.to });
+    const decision = peer === null ? { allow: false as const, why: noPeer } : authorise({ peer, receiver: this.self, type: envelope.type, from: envelope.from, to: envelope.to });
     if (!decision.allow) return this.#refuse({ peer, why: decision.why, type: envelope.type, from: envelope.from, to: envelope.to });
     try {
       return { ok: true, receipt: await this.#inbox.receive(envelope) };

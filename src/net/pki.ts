@@ -93,6 +93,19 @@ export async function createNetworkCa(options: IssueOptions = {}): Promise<Netwo
  */
 export async function issueNodeCertificate(ca: NetworkCa, spec: NodeSpec, hosts: readonly string[] = [], options: IssueOptions = {}): Promise<NodeCredentials> {
   checkNodeSpec(spec);
+  const { certPem, keyPem } = await issue(ca, `CN=${nodeId(spec)}, OU=${spec.role}, O=Juki-net`, [{ type: 'url', value: nodeUri(spec) }], hosts, [SERVER_AUTH, CLIENT_AUTH], options);
+  return { spec, certPem, keyPem };
+}
+
+/**
+ * A server certificate for network infrastructure that is not a node (the NATS server): no
+ * node URI, so it can never pass as a node's identity; serverAuth only.
+ */
+export async function issueServiceCertificate(ca: NetworkCa, name: string, hosts: readonly string[] = [], options: IssueOptions = {}): Promise<{ certPem: string; keyPem: string }> {
+  return issue(ca, `CN=${name}, OU=service, O=Juki-net`, [], hosts, [SERVER_AUTH], options);
+}
+
+async function issue(ca: NetworkCa, subject: string, uris: x509.JsonGeneralName[], hosts: readonly string[], eku: string[], options: IssueOptions): Promise<{ certPem: string; keyPem: string }> {
   const now = options.now ?? new Date();
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await webcrypto.subtle.importKey('pkcs8', createPrivateKey(ca.keyPem).export({ format: 'der', type: 'pkcs8' }), EC, false, ['sign']);
@@ -100,7 +113,7 @@ export async function issueNodeCertificate(ca: NetworkCa, spec: NodeSpec, hosts:
   const names = new Set(['localhost', '127.0.0.1', ...hosts]);
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: `CN=${nodeId(spec)}, OU=${spec.role}, O=Juki-net`,
+    subject,
     issuer: caCert.subject,
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + (options.days ?? 825) * 86_400_000),
@@ -110,16 +123,16 @@ export async function issueNodeCertificate(ca: NetworkCa, spec: NodeSpec, hosts:
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([SERVER_AUTH, CLIENT_AUTH]),
+      new x509.ExtendedKeyUsageExtension(eku),
       new x509.SubjectAlternativeNameExtension([
-        { type: 'url', value: nodeUri(spec) },
+        ...uris,
         ...[...names].map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h })),
       ]),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });
-  return { spec, certPem: cert.toString('pem') + '\n', keyPem: await pkcs8Pem(keys.privateKey) };
+  return { certPem: cert.toString('pem') + '\n', keyPem: await pkcs8Pem(keys.privateKey) };
 }
 
 function asCertificate(cert: X509Certificate | string | Uint8Array): X509Certificate {

@@ -10,13 +10,20 @@ import { JukiError } from '../util/index.ts';
 import type { Envelope } from './envelope.ts';
 import type { Receipt } from './inbox.ts';
 
+/**
+ * What a send's success means: the receiver's inbox receipt (in-process, HTTPS), or `queued`:
+ * a durable broker (NATS JetStream) stored it for the receiver, which acknowledges to the broker
+ * after its own inbox commit.
+ */
+export type Acknowledgement = Receipt | 'queued';
+
 export interface Transport {
   /**
    * Deliver `envelope` to `envelope.to`. Resolves once the receiver acknowledged (its inbox
    * holds the message); rejects with a JukiError: JUKI_ERR_NET_DENIED / JUKI_ERR_INVALID_INPUT
    * with `details.permanent` (retrying cannot help), or JUKI_ERR_NET_DELIVERY (retry later).
    */
-  send(envelope: Envelope): Promise<Receipt>;
+  send(envelope: Envelope): Promise<Acknowledgement>;
   close(): Promise<void>;
 }
 

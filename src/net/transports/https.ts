@@ -1,0 +1,177 @@
+/**
+ * HTTPS push over mutual TLS.
+ *
+ * Receiver: a Fastify server with `https: {requestCert: true, rejectUnauthorized: true, ca}`:
+ * a client without a certificate from the network CA fails the TLS handshake and never reaches
+ * a route (the failure is reported as a refusal). The route takes the peer identity only from
+ * `req.socket.getPeerCertificate()`, checked again as a node certificate, and hands the body
+ * to the Gate.
+ *
+ *   POST /juki-net/v1/messages   content-type: application/json   body: the canonical envelope
+ *   200 {"receipt": "applied" | "duplicate" | "held"}
+ *   400 {"code": "JUKI_ERR_INVALID_INPUT", ...}   403 {"code": "JUKI_ERR_NET_DENIED", ...}   (permanent)
+ *   503 {"code": "JUKI_ERR_NET_DELIVERY", ...}                                              (retry)
+ *
+ * Sender: an undici pool per receiving node, keep-alive, presenting the node certificate, and
+ * accepting the server only if its certificate names the node the message is addressed to.
+ */
+import { X509Certificate } from 'node:crypto';
+import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { Pool } from 'undici';
+import { encodeEnvelope, type Envelope } from '../envelope.ts';
+import type { Gate, Refusal } from '../gate.ts';
+import type { Receipt } from '../inbox.ts';
+import { peerIdentity, verifyNodeCertificate, type NodeCredentials } from '../pki.ts';
+import { nodeId, type NodeSpec } from '../roles.ts';
+import { permanentFailure, transientFailure, type Transport } from '../transport.ts';
+
+export const MESSAGES_PATH = '/juki-net/v1/messages';
+
+export interface HttpsReceiverOptions {
+  /** This node's certificate and key (served as the TLS server certificate). */
+  readonly credentials: NodeCredentials;
+  readonly caPem: string;
+  readonly gate: Gate;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** Told about connections refused during the TLS handshake (no or invalid client certificate). */
+  readonly onRefused?: (refusal: Refusal) => void;
+}
+
+export interface HttpsReceiver {
+  readonly url: string;
+  readonly server: FastifyInstance;
+  close(): Promise<void>;
+}
+
+const Reply = Type.Object({ receipt: Type.Union([Type.Literal('applied'), Type.Literal('duplicate'), Type.Literal('held')]) });
+const Failure = Type.Object({ code: Type.String(), message: Type.String() });
+
+/** Start a node's HTTPS message endpoint. */
+export async function startHttpsReceiver(options: HttpsReceiverOptions): Promise<HttpsReceiver> {
+  const ca = new X509Certificate(options.caPem);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 256 * 1024,
+    https: {
+      key: options.credentials.keyPem,
+      cert: options.credentials.certPem,
+      ca: options.caPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+    },
+  });
+  app.server.on('tlsClientError', (err: Error) => {
+    options.onRefused?.({ peer: null, why: `TLS handshake refused: ${err.message}` });
+  });
+  // The body is the envelope's wire text; the Gate parses and checks it itself.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.post(MESSAGES_PATH, { schema: { response: { 200: Reply, 400: Failure, 403: Failure, 503: Failure } } }, async (req, reply) => {
+    const socket = req.raw.socket as TLSSocket;
+    let peer: NodeSpec | null = null;
+    if (socket.authorized) {
+      const cert = socket.getPeerCertificate();
+      if (cert && cert.raw) {
+        try {
+          peer = verifyNodeCertificate(cert.raw, ca);
+        } catch {
+          peer = null;
+        }
+      }
+    }
+    const result = await options.gate.accept(peer, req.body);
+    if (result.ok) return reply.status(200).send({ receipt: result.receipt });
+    const status = result.code === 'JUKI_ERR_NET_DENIED' ? 403 : result.permanent ? 400 : 503;
+    return reply.status(status).send({ code: result.code, message: result.message });
+  });
+  const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
+  return { url: url.replace(/^http:/, 'https:'), server: app, close: () => app.close() };
+}
+
+export interface HttpsTransportOptions {
+  readonly credentials?: NodeCredentials;
+  readonly caPem: string;
+  /** `https://host:port` of a node's endpoint (from the topology). */
+  readonly addressOf: (node: string) => string | undefined;
+  /** Per-request timeout, ms (default 10000). */
+  readonly timeoutMs?: number;
+}
+
+/** A sender's HTTPS transport: one keep-alive pool per receiving node. */
+export class HttpsTransport implements Transport {
+  readonly #o: HttpsTransportOptions;
+  readonly #pools = new Map<string, Pool>();
+
+  constructor(options: HttpsTransportOptions) {
+    this.#o = options;
+  }
+
+  #pool(to: string): Pool {
+    let pool = this.#pools.get(to);
+    if (pool) return pool;
+    const address = this.#o.addressOf(to);
+    if (!address) throw transientFailure(`https: no address for ${to}`);
+    const c = this.#o.credentials;
+    pool = new Pool(address, {
+      connections: 4,
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.#o.timeoutMs ?? 10_000,
+      bodyTimeout: this.#o.timeoutMs ?? 10_000,
+      connect: {
+        ca: this.#o.caPem,
+        ...(c ? { cert: c.certPem, key: c.keyPem } : {}),
+        // Host-name check as usual, and the server must be the node addressed: a valid
+        // certificate of another node (a misrouted or hijacked address) is refused.
+        checkServerIdentity: (host: string, cert: PeerCertificate) => {
+          const err = checkServerIdentity(host, cert);
+          if (err) return err;
+          try {
+            const id = nodeId(peerIdentity(cert.raw));
+            return id === to ? undefined : new Error(`https: ${address} presented ${id}, expected ${to}`);
+          } catch (e) {
+            return e as Error;
+          }
+        },
+      },
+    });
+    this.#pools.set(to, pool);
+    return pool;
+  }
+
+  async send(envelope: Envelope): Promise<Receipt> {
+    let res;
+    try {
+      res = await this.#pool(envelope.to).request({
+        path: MESSAGES_PATH,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: encodeEnvelope(envelope),
+      });
+    } catch (e) {
+      throw transientFailure(`https: ${envelope.to}: ${(e as Error).message}`);
+    }
+    const text = await res.body.text();
+    let json: { receipt?: Receipt; code?: string; message?: string } = {};
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // handled below by status
+    }
+    if (res.statusCode === 200 && json.receipt) return json.receipt;
+    const message = `https: ${envelope.to}: ${res.statusCode} ${json.message ?? text.slice(0, 200)}`;
+    if (res.statusCode === 403) throw permanentFailure('JUKI_ERR_NET_DENIED', message);
+    if (res.statusCode === 400) throw permanentFailure('JUKI_ERR_INVALID_INPUT', message);
+    throw transientFailure(message);
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+}
