@@ -4,6 +4,8 @@ import { auditCheckpointCommand } from './audit-checkpoint.ts';
 import { auditListCommand } from './audit-list.ts';
 import { auditVerifyCommand } from './audit-verify.ts';
 import { conformanceCommand } from './conformance.ts';
+import { netPendingCommand } from './net-pending.ts';
+import { pkiInitCommand } from './pki-init.ts';
 import { seedCommand } from './seed.ts';
 import { serveCommand } from './serve.ts';
 import { upCommand } from './up.ts';
@@ -16,4 +18,6 @@ export const commands: readonly Command[] = [
   auditListCommand,
   auditCheckpointCommand,
   seedCommand,
+  pkiInitCommand,
+  netPendingCommand,
 ];
