@@ -184,7 +184,7 @@ export const benchmarks: Benchmark[] = [
       const tx = await measure('identity verification (memory store)', () => identityVerification(card, KEYS.basic), { warmup: 500 });
       const raw = await measure('raw node:crypto ops of one transaction', rawTransaction, { warmup: 500 });
       print(report(raw));
-      print(report(tx, raw, `goal ≥ 10,000/s; ${(1e6 / tx.perSecond).toFixed(1)} µs/tx, raw ${(1e6 / raw.perSecond).toFixed(1)} µs`));
+      print(report(tx, raw, `goal ≥ 10,000/CPU-s; ${(1e6 / tx.perCpuSecond).toFixed(1)} µs CPU/tx, raw ${(1e6 / raw.perCpuSecond).toFixed(1)} µs`));
     },
   },
   {
@@ -217,9 +217,10 @@ export const benchmarks: Benchmark[] = [
           rawAtomicWrite(floorPath, bytes);
           rawAtomicWrite(floorPath, bytes);
         }, opts);
-        print(report(floor));
-        print(report(two, floor));
-        print(report(tx, floor, `goal ≤ 1.2× the floor's time; ${blobWrites} image write(s) + ${counterWrites} key-store counter write(s) per tx; ${(1e3 / tx.perSecond).toFixed(2)} ms/tx`));
+        const wall = { cpu: false };
+        print(report(floor, undefined, '', wall));
+        print(report(two, floor, '', wall));
+        print(report(tx, floor, `time ${(floor.perSecond / tx.perSecond).toFixed(2)}× the floor's (goal ≤ 1.2×); ${blobWrites} image write(s) + ${counterWrites} key-store counter write(s) per tx; ${(1e3 / tx.perSecond).toFixed(2)} ms/tx`, wall));
         void median;
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -7,18 +7,18 @@
  * SELECT by AID, GET CHALLENGE, or the selected application (ISD or an area) → SCP03 wrap →
  * 61xx chaining (§5.3.4). Any unexpected fault answers 6F00 and drops transient state.
  */
-import { randomBytes } from 'node:crypto';
 import type { SecurityView } from './access.ts';
 import { CommandApdu } from './apdu.ts';
 import { freshSelection, type AppContext, type ApplicationType, type Reply, type SelectionState } from './application.ts';
 import { COMMON_COMMANDS } from './commands.ts';
 import type { CardDevice } from './device.ts';
-import type { AppRecord, CardImage } from './image.ts';
+import type { AppRecord, CardImage, KeySetRecord } from './image.ts';
 import { findApp, ISD_AID, isdOffers, processIsd, type PersoSession } from './issuer-domain.ts';
 import { closeChannel, externalAuthenticate, initializeUpdate, type KeySetOffer } from './security-domain.ts';
 import type { CardStore } from './storage.ts';
 import { IsoError, SW, isSuccessOrWarning } from './sw.ts';
 import { tlv, concat } from './tlv.ts';
+import { PreparedStaticKeys, secureRandom } from '../crypto/index.ts';
 import { JukiError, toHex } from '../util/index.ts';
 
 /**
@@ -57,11 +57,18 @@ export class Card implements CardDevice {
   #state: SelectionState = freshSelection();
   #pending: Uint8Array | null = null;
   #perso: PersoSession | null = null;
+  /**
+   * Key sets prepared for INITIALIZE UPDATE (their CMAC contexts), by record: RAM only, like
+   * a chip's key-schedule cache. Dropped (and wiped) at power off and whenever the issuer
+   * domain may have changed keys; a record's key bytes are never changed in place while it
+   * is on offer (PUT KEY and personalisation put new records, DELETE removes them).
+   */
+  readonly #prepared = new Map<KeySetRecord, PreparedStaticKeys>();
 
   constructor(o: CardOptions) {
     this.#store = o.store;
     this.#types = new Map(o.types.map((t) => [toHex(t.module), t]));
-    this.#random = o.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.#random = o.random ?? secureRandom;
   }
 
   get atr(): Uint8Array {
@@ -99,6 +106,7 @@ export class Card implements CardDevice {
 
   #clearTransient(): void {
     closeChannel(this.#state);
+    this.#forgetKeys();
     this.#sel = { kind: 'isd' }; // GP 2.3 §6.6.1: the ISD is implicitly selected after reset
     this.#state = freshSelection();
     this.#pending = null;
@@ -138,6 +146,20 @@ export class Card implements CardDevice {
       }
     }
     return SW.UNKNOWN;
+  }
+
+  #prepare = (set: KeySetRecord): PreparedStaticKeys => {
+    let p = this.#prepared.get(set);
+    if (!p) {
+      p = new PreparedStaticKeys(set);
+      this.#prepared.set(set, p);
+    }
+    return p;
+  };
+
+  #forgetKeys(): void {
+    for (const p of this.#prepared.values()) p.dispose();
+    this.#prepared.clear();
   }
 
   #persist = (): void => {
@@ -247,7 +269,10 @@ export class Card implements CardDevice {
           self.#perso = p;
         },
         persist: this.#persist,
+        prepared: this.#prepare,
       };
+      // Content and key management may replace or wipe key sets: forget the prepared ones.
+      if (cmd.ins !== 0x50 && cmd.ins !== 0x82 && cmd.ins !== 0xca && cmd.ins !== 0xf2) this.#forgetKeys();
       return processIsd(cmd, ctx, image.serial, this.#random);
     }
     return this.#processApp(cmd, sel.record, sel.type, secured);
@@ -264,7 +289,7 @@ export class Card implements CardDevice {
       const settingIt = cmd.ins === 0x24 && cmd.p1 === 0x01 && ((cmd.p2 & 0x1f) === ref || (cmd.p2 === 0x80 && state.currentEf?.kind === 'pin' && state.currentEf.policy.ref === ref));
       if (!settingIt && cmd.ins !== 0xa4 && cmd.ins !== 0x20) return { sw: SW.CONDITIONS_NOT_SATISFIED };
     }
-    if (cmd.ins === 0x50) return initializeUpdate(cmd, this.#offers(record, type), image.serial, state, this.#persist);
+    if (cmd.ins === 0x50) return initializeUpdate(cmd, this.#offers(record, type), image.serial, state, this.#persist, this.#prepare);
     if (cmd.ins === 0x82) return { sw: externalAuthenticate(cmd, state) };
     const handler = type.commands?.get(cmd.ins) ?? COMMON_COMMANDS.get(cmd.ins);
     if (!handler) return { sw: SW.INS_NOT_SUPPORTED };

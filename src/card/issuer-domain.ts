@@ -14,6 +14,7 @@ import { unsetPin } from './pin.ts';
 import { externalAuthenticate, initializeUpdate, type KeySetOffer } from './security-domain.ts';
 import { SW, refuse } from './sw.ts';
 import { concat, parseDgis, parseTlvs, findTlv, tlv, type Dgi } from './tlv.ts';
+import type { PreparedStaticKeys } from '../crypto/index.ts';
 import { toHex } from '../util/index.ts';
 
 /** The GP default ISD AID (GP 2.3 §H.1): A0 00 00 01 51 00 00 00. */
@@ -51,6 +52,8 @@ export interface IsdContext {
   readonly types: ReadonlyMap<string, ApplicationType>;
   perso: PersoSession | null;
   persist(): void;
+  /** The card's prepared (transient) form of a key set, so INITIALIZE UPDATE does not set up its CMAC keys each time. */
+  readonly prepared?: (set: KeySetRecord) => PreparedStaticKeys;
 }
 
 /** The ISD's key sets as INITIALIZE UPDATE offers (pseudo-random challenge, so scripts can be pre-computed: GP Amd D §6.2.2.1). */
@@ -374,7 +377,7 @@ export function processIsd(cmd: CommandApdu, ctx: IsdContext, serial: Uint8Array
     case 0x50:
       if (!proprietary) refuse(SW.CLA_NOT_SUPPORTED);
       notTerminated(ctx);
-      return initializeUpdate(cmd, isdOffers(ctx.image), serial, ctx.state, ctx.persist);
+      return initializeUpdate(cmd, isdOffers(ctx.image), serial, ctx.state, ctx.persist, ctx.prepared);
     case 0x82:
       if (!proprietary) refuse(SW.CLA_NOT_SUPPORTED);
       return { sw: externalAuthenticate(cmd, ctx.state) };

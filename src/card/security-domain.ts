@@ -5,7 +5,7 @@
  * interface), so the application's selection, and a PIN verified after it, survive the
  * opening of a channel relayed from the remote key holder (ARCHITECTURE.md, "The PIN path").
  */
-import { Scp03CardChannel } from '../crypto/index.ts';
+import { Scp03CardChannel, type PreparedStaticKeys } from '../crypto/index.ts';
 import type { ChannelOwner } from './access.ts';
 import type { CommandApdu } from './apdu.ts';
 import type { KeySetRecord } from './image.ts';
@@ -56,7 +56,14 @@ function toFields(cmd: CommandApdu) {
  * P1 = 00 takes the first offered set (the application's own). In pseudo-random mode the
  * advanced sequence counter is persisted before the answer leaves (GP Amd D §6.2.2.1).
  */
-export function initializeUpdate(cmd: CommandApdu, offers: readonly KeySetOffer[], serial: Uint8Array, state: ChannelState, persist: () => void): { data: Uint8Array; sw: number } {
+export function initializeUpdate(
+  cmd: CommandApdu,
+  offers: readonly KeySetOffer[],
+  serial: Uint8Array,
+  state: ChannelState,
+  persist: () => void,
+  prepared?: (set: KeySetRecord) => PreparedStaticKeys,
+): { data: Uint8Array; sw: number } {
   closeChannel(state);
   if (cmd.cla & 0x04) throw new IsoError(SW.CLA_NOT_SUPPORTED);
   if (cmd.p2 !== 0) throw new IsoError(SW.INCORRECT_P1P2);
@@ -64,7 +71,7 @@ export function initializeUpdate(cmd: CommandApdu, offers: readonly KeySetOffer[
   if (!offer) throw new IsoError(SW.REF_DATA_NOT_FOUND);
   const { set } = offer;
   const channel = new Scp03CardChannel({
-    keys: { enc: set.enc, mac: set.mac, dek: set.dek, kvn: set.kvn },
+    keys: prepared ? prepared(set) : { enc: set.enc, mac: set.mac, dek: set.dek, kvn: set.kvn },
     diversificationData: serial,
     challenge: offer.pseudoRandom ? { mode: 'pseudo-random', sequenceCounter: set.sequence, context: offer.sdAid } : { mode: 'random' },
   });

@@ -1,13 +1,16 @@
 /** Primitives not in node:crypto (CMAC, KDF, diversification, SCP03) and the key stores. */
 export type { KeyStore } from './keystore.ts';
-export { aesCmac } from './cmac.ts';
+export { aesCmac, Cmac } from './cmac.ts';
+export { AesKey } from './aes.ts';
+export { secureRandom } from './random.ts';
 export { counterKdfCmac } from './kdf.ts';
 export type { CounterKdfInput } from './kdf.ts';
 export { concatBytes, equalBytes, wipe, padMethod2, unpadMethod2 } from './bytes.ts';
 export {
-  DERIVE, scp03Derive, deriveSessionKeys, cardCryptogram, hostCryptogram, pseudoRandomCardChallenge, MAX_SEQUENCE_COUNTER,
+  DERIVE, scp03Derive, deriveSessionKeys, cardCryptogram, hostCryptogram, pseudoRandomCardChallenge, MAX_SEQUENCE_COUNTER, PreparedStaticKeys,
+  prepareSessionKeys, disposeSessionKeys,
 } from './scp03-kdf.ts';
-export type { Scp03SessionKeys } from './scp03-kdf.ts';
+export type { Scp03SessionKeys, PreparedSessionKeys } from './scp03-kdf.ts';
 export { LEVEL, SECURITY_LEVELS, isSecurityLevel, I_PARAM, levelSupported, swCarriesRmac } from './scp03-wire.ts';
 export type { CommandFields, SecurityLevel, InitializeUpdateResponse } from './scp03-wire.ts';
 export { Scp03CardChannel, SCP_SW } from './scp03-card.ts';

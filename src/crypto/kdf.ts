@@ -5,12 +5,12 @@
  *   SCP03 (GP Amd D §4.1.5):   00×11 ‖ constant ‖ 00 ‖ L ‖ [i] ‖ context   (counter in the middle)
  *   juki diversification:      [i] ‖ label ‖ 00 ‖ context ‖ L              (counter first, SP 800-108 §5.1)
  */
-import { aesCmac } from './cmac.ts';
+import { Cmac } from './cmac.ts';
 import { invalid } from '../util/index.ts';
 
 export interface CounterKdfInput {
-  /** The key derivation key K_I (an AES key: the PRF is AES-CMAC). */
-  readonly key: Uint8Array;
+  /** The key derivation key K_I (an AES key: the PRF is AES-CMAC), raw or prepared once as a Cmac. */
+  readonly key: Uint8Array | Cmac;
   /** L, the number of bits to derive: a positive multiple of 8. */
   readonly bits: number;
   /** Fixed input data before the counter. */
@@ -25,14 +25,18 @@ export function counterKdfCmac({ key, bits, before, after }: CounterKdfInput): U
   const n = Math.ceil(bits / 128);
   // §5.1 step 2: n ≤ 2^r − 1 with r = 8.
   if (n > 255) throw invalid('bits', `at most ${255 * 128} bits can be derived with an 8-bit counter, asked for ${bits}`);
+  const prf = key instanceof Cmac ? key : new Cmac(key);
   const out = new Uint8Array(n * 16);
   const input = new Uint8Array(before.length + 1 + after.length);
   input.set(before);
   input.set(after, before.length + 1);
   for (let i = 1; i <= n; i++) {
     input[before.length] = i;
-    out.set(aesCmac(key, input), (i - 1) * 16);
+    const k = prf.mac(input);
+    out.set(k, (i - 1) * 16);
+    k.fill(0);
   }
+  if (prf !== key) prf.dispose();
   const result = out.slice(0, bits / 8);
   out.fill(0);
   return result;

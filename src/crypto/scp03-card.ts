@@ -5,11 +5,12 @@
  * wrapResponse. It does no I/O: in pseudo-random mode the engine must persist
  * `sequenceCounter` after each INITIALIZE UPDATE, before sending the response.
  */
-import { randomBytes } from 'node:crypto';
-import { aesCbcDecrypt, aesCbcEncrypt, aesKeyBits } from './aes.ts';
-import { aesCmac } from './cmac.ts';
-import { concatBytes, equalBytes, padMethod2, unpadMethod2, wipe } from './bytes.ts';
-import { cardCryptogram, deriveSessionKeys, hostCryptogram, MAX_SEQUENCE_COUNTER, pseudoRandomCardChallenge, type Scp03SessionKeys } from './scp03-kdf.ts';
+import { equalBytes, padMethod2, unpadMethod2, wipe } from './bytes.ts';
+import { secureRandom } from './random.ts';
+import {
+  cardCryptogram, disposeSessionKeys, hostCryptogram, MAX_SEQUENCE_COUNTER, PreparedStaticKeys, prepareSessionKeys, pseudoRandomCardChallenge,
+  type PreparedSessionKeys,
+} from './scp03-kdf.ts';
 import {
   CLA_SM, claSupported, cmacInput, commandIcv, type CommandFields, encodeInitializeUpdateResponse, I_PARAM, INS_EXTERNAL_AUTHENTICATE,
   INS_INITIALIZE_UPDATE, isSecurityLevel, LEVEL, levelSupported, responseIcv, S8, SCP03_ID, type SecurityLevel, swCarriesRmac,
@@ -36,7 +37,8 @@ export type CardChallengeSource =
   };
 
 export interface Scp03CardOptions {
-  readonly keys: Scp03StaticKeys;
+  /** The static keys, raw or prepared once (a card re-uses one PreparedStaticKeys for every session on a key set). */
+  readonly keys: Scp03StaticKeys | PreparedStaticKeys;
   /** Key diversification data returned in INITIALIZE UPDATE: 10 bytes (juki: the card serial). */
   readonly diversificationData: Uint8Array;
   /** The i parameter (Table 5-1). Default 70 in pseudo-random mode, 60 in random mode (R-MAC and R-ENC supported). */
@@ -67,7 +69,7 @@ type State = 'idle' | 'initialized' | 'open';
 
 /** SCP03 card side: INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, command unwrapping, response wrapping. */
 export class Scp03CardChannel {
-  readonly #keys: Scp03StaticKeys;
+  readonly #keys: PreparedStaticKeys;
   readonly #divData: Uint8Array;
   readonly #i: number;
   readonly #random: ((n: number) => Uint8Array) | undefined;
@@ -75,7 +77,7 @@ export class Scp03CardChannel {
   #sequenceCounter: number;
   #state: State = 'idle';
   #level: SecurityLevel = 0;
-  #session: Scp03SessionKeys | undefined;
+  #session: PreparedSessionKeys | undefined;
   #hostChallenge: Uint8Array | undefined;
   #cardChallenge: Uint8Array | undefined;
   #mcv: Uint8Array = new Uint8Array(16);
@@ -83,11 +85,6 @@ export class Scp03CardChannel {
 
   constructor(options: Scp03CardOptions) {
     const { keys, diversificationData, challenge } = options;
-    const bits = aesKeyBits(keys.enc, 'keys.enc');
-    if (aesKeyBits(keys.mac, 'keys.mac') !== bits || aesKeyBits(keys.dek, 'keys.dek') !== bits) {
-      throw invalid('keys', 'expected K-ENC, K-MAC and K-DEK of the same length');
-    }
-    if (!Number.isInteger(keys.kvn) || keys.kvn < 1 || keys.kvn > 0xff) throw invalid('keys.kvn', `expected a key version number 01..FF, got ${keys.kvn}`);
     if (diversificationData.length !== 10) throw invalid('diversificationData', `expected 10 bytes, got ${diversificationData.length}`);
     const pseudo = challenge.mode === 'pseudo-random';
     const i = options.i ?? (pseudo ? 0x70 : 0x60);
@@ -96,7 +93,7 @@ export class Scp03CardChannel {
     if (Boolean(i & I_PARAM.pseudoRandom) !== pseudo) {
       throw invalid('i', `i ${hex2(i)} ${pseudo ? 'lacks' : 'has'} b5 (pseudo-random card challenge) but the challenge mode is ${challenge.mode}`);
     }
-    this.#keys = { enc: keys.enc.slice(), mac: keys.mac.slice(), dek: keys.dek.slice(), kvn: keys.kvn };
+    this.#keys = keys instanceof PreparedStaticKeys ? keys : new PreparedStaticKeys(keys);
     this.#divData = diversificationData.slice();
     this.#i = i;
     if (challenge.mode === 'pseudo-random') {
@@ -109,7 +106,7 @@ export class Scp03CardChannel {
     } else {
       this.#sequenceCounter = 0;
       this.#context = undefined;
-      this.#random = challenge.random ?? ((n) => new Uint8Array(randomBytes(n)));
+      this.#random = challenge.random ?? secureRandom;
     }
   }
 
@@ -166,7 +163,7 @@ export class Scp03CardChannel {
       if (cardChallenge.length !== S8) throw invalid('random', `expected ${S8} bytes, got ${cardChallenge.length}`);
     }
     const hostChallenge = cmd.data.slice();
-    const session = deriveSessionKeys(this.#keys.enc, this.#keys.mac, hostChallenge, cardChallenge);
+    const session = prepareSessionKeys(this.#keys, hostChallenge, cardChallenge, true);
     const cryptogram = cardCryptogram(session.sMac, hostChallenge, cardChallenge);
     this.#session = session;
     this.#hostChallenge = hostChallenge;
@@ -210,7 +207,7 @@ export class Scp03CardChannel {
     const expected = hostCryptogram(session.sMac, this.#hostChallenge!, this.#cardChallenge!);
     if (!equalBytes(expected, received)) return refuse(SCP_SW.authenticationFailed);
     // §6.2.3–§6.2.4: the C-MAC of EXTERNAL AUTHENTICATE chains from MCV = 16 × 00.
-    const mac = aesCmac(session.sMac, cmacInput(new Uint8Array(16), cmd.cla, cmd.ins, cmd.p1, cmd.p2, received));
+    const mac = session.sMac.mac(cmacInput(new Uint8Array(16), cmd.cla, cmd.ins, cmd.p1, cmd.p2, received));
     if (!equalBytes(mac.subarray(0, S8), cmd.data.subarray(S8))) return refuse(SCP_SW.securityStatusNotSatisfied);
     if (cmd.p2 !== 0x00 || !isSecurityLevel(cmd.p1) || !levelSupported(this.#i, cmd.p1)) return refuse(SCP_SW.incorrectP1P2);
     this.#level = cmd.p1;
@@ -250,7 +247,7 @@ export class Scp03CardChannel {
     if (!(cmd.cla & CLA_SM)) return refuse(SCP_SW.securityStatusNotSatisfied);
     if (cmd.data.length < S8) return refuse(SCP_SW.incorrectSmDataObjects);
     const body = cmd.data.subarray(0, cmd.data.length - S8);
-    const mac = aesCmac(session.sMac, cmacInput(this.#mcv, cmd.cla, cmd.ins, cmd.p1, cmd.p2, body));
+    const mac = session.sMac.mac(cmacInput(this.#mcv, cmd.cla, cmd.ins, cmd.p1, cmd.p2, body));
     if (!equalBytes(mac.subarray(0, S8), cmd.data.subarray(cmd.data.length - S8))) return refuse(SCP_SW.securityStatusNotSatisfied);
     // §6.2.3: the full 16-byte C-MAC is the next MAC chaining value (and the R-MAC's).
     this.#mcv = mac;
@@ -259,7 +256,7 @@ export class Scp03CardChannel {
       // §6.2.6: AES-CBC under S-ENC, ICV = AES(S-ENC, counter block), ISO 9797-1 method 2 padding.
       if (body.length % 16 !== 0) return refuse(SCP_SW.incorrectSmDataObjects);
       const icv = commandIcv(session.sEnc, this.#counter);
-      const plain = aesCbcDecrypt(session.sEnc, icv, body);
+      const plain = session.sEnc.cbcDecrypt(icv, body);
       const unpadded = unpadMethod2(plain);
       wipe(plain);
       if (!unpadded) return refuse(SCP_SW.incorrectSmDataObjects);
@@ -284,16 +281,19 @@ export class Scp03CardChannel {
     let body = data;
     if (this.#level & LEVEL.rEncryption && data.length > 0) {
       const padded = padMethod2(data);
-      body = aesCbcEncrypt(session.sEnc, responseIcv(session.sEnc, this.#counter), padded);
+      body = session.sEnc.cbcEncrypt(responseIcv(session.sEnc, this.#counter), padded);
       wipe(padded);
     }
-    const rmac = aesCmac(session.sRmac, concatBytes(this.#mcv, body, Uint8Array.of(sw >> 8, sw & 0xff)));
-    return concatBytes(body, rmac.subarray(0, S8));
+    const rmac = session.sRmac.mac(this.#mcv, body, Uint8Array.of(sw >> 8, sw & 0xff));
+    const out = new Uint8Array(body.length + S8);
+    out.set(body);
+    out.set(rmac.subarray(0, S8), body.length);
+    return out;
   }
 
   /** Close the session and wipe its keys, MAC chaining value and counter (§1.10 of the reference: teardown). */
   close(): void {
-    if (this.#session) wipe(this.#session.sEnc, this.#session.sMac, this.#session.sRmac);
+    disposeSessionKeys(this.#session);
     wipe(this.#mcv, this.#hostChallenge, this.#cardChallenge);
     this.#session = undefined;
     this.#hostChallenge = undefined;

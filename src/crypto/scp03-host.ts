@@ -4,11 +4,12 @@
  * cryptogram and builds EXTERNAL AUTHENTICATE, then wraps commands and unwraps responses.
  * It never talks to a card: the caller carries the bytes.
  */
-import { randomBytes } from 'node:crypto';
-import { aesCbcDecrypt, aesCbcEncrypt, aesKeyBits } from './aes.ts';
-import { aesCmac } from './cmac.ts';
+import { aesKeyBits } from './aes.ts';
 import { concatBytes, equalBytes, padMethod2, readUintBE, unpadMethod2, wipe } from './bytes.ts';
-import { cardCryptogram, deriveSessionKeys, hostCryptogram, pseudoRandomCardChallenge, type Scp03SessionKeys } from './scp03-kdf.ts';
+import { secureRandom } from './random.ts';
+import {
+  cardCryptogram, disposeSessionKeys, hostCryptogram, PreparedStaticKeys, prepareSessionKeys, pseudoRandomCardChallenge, type PreparedSessionKeys,
+} from './scp03-kdf.ts';
 import type { Scp03StaticKeys } from './scp03-card.ts';
 import {
   CLA_SM, claSupported, cmacInput, commandIcv, type CommandFields, I_PARAM, INS_EXTERNAL_AUTHENTICATE, INS_INITIALIZE_UPDATE,
@@ -67,14 +68,14 @@ export class Scp03HostChannel {
   readonly #cardContext: Uint8Array | undefined;
   #state: State = 'idle';
   #requestedKvn = 0;
-  #session: Scp03SessionKeys | undefined;
+  #session: PreparedSessionKeys | undefined;
   #card: InitializeUpdateResponse | undefined;
   #mcv: Uint8Array = new Uint8Array(16);
   #counter = 0;
 
   constructor(options: Scp03HostOptions) {
     if (!isSecurityLevel(options.level)) throw invalid('level', `expected one of 00 01 03 11 13 33, got ${hex(options.level)}`);
-    const hc = options.hostChallenge ?? (options.random ?? ((n) => new Uint8Array(randomBytes(n))))(S8);
+    const hc = options.hostChallenge ?? (options.random ?? secureRandom)(S8);
     if (hc.length !== S8) throw invalid('hostChallenge', `expected ${S8} bytes, got ${hc.length}`);
     if (typeof options.keys !== 'function') checkKeys(options.keys);
     this.#keys = options.keys;
@@ -136,7 +137,13 @@ export class Scp03HostChannel {
         const expected = pseudoRandomCardChallenge(keys.enc, card.sequenceCounter, this.#cardContext);
         if (!equalBytes(expected, card.cardChallenge)) throw scpAuth('the pseudo-random card challenge does not match the sequence counter and AID');
       }
-      const session = deriveSessionKeys(keys.enc, keys.mac, this.#hostChallenge, card.cardChallenge);
+      const statics = new PreparedStaticKeys(keys);
+      let session: PreparedSessionKeys;
+      try {
+        session = prepareSessionKeys(statics, this.#hostChallenge, card.cardChallenge, true);
+      } finally {
+        statics.dispose();
+      }
       this.#session = session;
       // §6.2.2.2: the host authenticates the card by its cryptogram.
       const expected = cardCryptogram(session.sMac, this.#hostChallenge, card.cardChallenge);
@@ -145,7 +152,7 @@ export class Scp03HostChannel {
       const cryptogram = hostCryptogram(session.sMac, this.#hostChallenge, card.cardChallenge);
       const cla = 0x80 | CLA_SM;
       // §6.2.3–§6.2.4: EXTERNAL AUTHENTICATE is C-MACed from MCV = 16 × 00, never encrypted.
-      const mac = aesCmac(session.sMac, cmacInput(new Uint8Array(16), cla, INS_EXTERNAL_AUTHENTICATE, this.#level, 0x00, cryptogram));
+      const mac = session.sMac.mac(cmacInput(new Uint8Array(16), cla, INS_EXTERNAL_AUTHENTICATE, this.#level, 0x00, cryptogram));
       this.#mcv = mac;
       this.#counter = 0;
       this.#state = 'open';
@@ -181,11 +188,11 @@ export class Scp03HostChannel {
     let body = cmd.data;
     if (this.#level & LEVEL.cDecryption && cmd.data.length > 0) {
       const padded = padMethod2(cmd.data);
-      body = aesCbcEncrypt(session.sEnc, commandIcv(session.sEnc, this.#counter), padded);
+      body = session.sEnc.cbcEncrypt(commandIcv(session.sEnc, this.#counter), padded);
       wipe(padded);
     }
     if (body.length + S8 > 0xffff) throw invalid('data', `the protected data field would be ${body.length + S8} bytes, over 65535`);
-    const mac = aesCmac(session.sMac, cmacInput(this.#mcv, cmd.cla, cmd.ins, cmd.p1, cmd.p2, body));
+    const mac = session.sMac.mac(cmacInput(this.#mcv, cmd.cla, cmd.ins, cmd.p1, cmd.p2, body));
     this.#mcv = mac;
     const out: CommandFields = { cla: cmd.cla | CLA_SM, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: concatBytes(body, mac.subarray(0, S8)) };
     if (cmd.le !== undefined) out.le = cmd.le;
@@ -213,11 +220,11 @@ export class Scp03HostChannel {
     }
     if (data.length < S8) fail(`expected at least ${S8} bytes (the R-MAC), got ${data.length}`);
     const body = data.subarray(0, data.length - S8);
-    const rmac = aesCmac(session.sRmac, concatBytes(this.#mcv, body, Uint8Array.of(sw >> 8, sw & 0xff)));
+    const rmac = session.sRmac.mac(this.#mcv, body, Uint8Array.of(sw >> 8, sw & 0xff));
     if (!equalBytes(rmac.subarray(0, S8), data.subarray(data.length - S8))) fail('the R-MAC is wrong');
     if (!(this.#level & LEVEL.rEncryption) || body.length === 0) return body.slice();
     if (body.length % 16 !== 0) fail(`R-ENC data must be a multiple of 16 bytes, got ${body.length}`);
-    const plain = aesCbcDecrypt(session.sEnc, responseIcv(session.sEnc, this.#counter), body);
+    const plain = session.sEnc.cbcDecrypt(responseIcv(session.sEnc, this.#counter), body);
     const unpadded = unpadMethod2(plain);
     wipe(plain);
     if (!unpadded) return fail('the decrypted response data is not padded with ISO 9797-1 method 2');
@@ -226,7 +233,7 @@ export class Scp03HostChannel {
 
   /** Close the channel and wipe the session keys and chaining state. */
   close(): void {
-    if (this.#session) wipe(this.#session.sEnc, this.#session.sMac, this.#session.sRmac);
+    disposeSessionKeys(this.#session);
     this.#session = undefined;
     wipe(this.#mcv);
     this.#mcv = new Uint8Array(16);

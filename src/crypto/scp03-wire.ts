@@ -2,7 +2,7 @@
  * What the SCP03 card and host sides share: the command shape, security levels, the
  * C-MAC input, the encryption-counter ICVs and the INITIALIZE UPDATE response layout.
  */
-import { aesEcbEncrypt } from './aes.ts';
+import { AesKey, aesEcbEncrypt } from './aes.ts';
 import { concatBytes, uintBE } from './bytes.ts';
 
 /**
@@ -91,18 +91,18 @@ export function cmacInput(mcv: Uint8Array, cla: number, ins: number, p1: number,
 }
 
 /** GP Amd D §6.2.6: command ICV = AES(S-ENC, encryption counter as a 16-byte big-endian block). */
-export function commandIcv(sEnc: Uint8Array, counter: number): Uint8Array {
+export function commandIcv(sEnc: Uint8Array | AesKey, counter: number): Uint8Array {
   const block = new Uint8Array(16);
   block.set(uintBE(counter, 8), 8);
-  return aesEcbEncrypt(sEnc, block);
+  return sEnc instanceof AesKey ? sEnc.encryptBlock(block) : aesEcbEncrypt(sEnc, block);
 }
 
 /** GP Amd D §6.2.7: response ICV = AES(S-ENC, the same counter block with its first byte set to 80). */
-export function responseIcv(sEnc: Uint8Array, counter: number): Uint8Array {
+export function responseIcv(sEnc: Uint8Array | AesKey, counter: number): Uint8Array {
   const block = new Uint8Array(16);
   block.set(uintBE(counter, 8), 8);
   block[0] = 0x80;
-  return aesEcbEncrypt(sEnc, block);
+  return sEnc instanceof AesKey ? sEnc.encryptBlock(block) : aesEcbEncrypt(sEnc, block);
 }
 
 /** GP Amd D §6.2.5: R-MAC (and R-ENC) apply only to 9000, 62xx and 63xx; errors return the bare SW. */
