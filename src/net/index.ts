@@ -30,3 +30,4 @@ export type { GateOptions, GateReply, Refusal } from './gate.ts';
 export { permanentFailure, transientFailure } from './transport.ts';
 export type { Transport } from './transport.ts';
 export { InProcessNetwork } from './transports/in-process.ts';
+export { checkpointSigningInput, signCheckpoint, verifyCheckpoint, holdCheckpoint, heldCheckpoints } from './checkpoint.ts';
