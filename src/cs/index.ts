@@ -1,2 +1,22 @@
-// Public surface of src/cs (empty until this concern is built).
-export {};
+/** Municipality communication server: counter staff, terminals, blank-card stock, applications, issuance, card status, moves (docs/counter.md). */
+export { openCounter, NO_CARD_FLOWS } from './counter.ts';
+export type { Counter, CounterOptions } from './counter.ts';
+export { csContext } from './context.ts';
+export type { CsContext, CsContextOptions } from './context.ts';
+export { StaffService, STAFF_ROLES, PERMISSIONS, ROLE_PERMISSIONS, roleAllows, parseOperatorKey } from './staff.ts';
+export type { StaffRole, Permission, StaffMember, StaffInput, Principal, Session, LoginChallenge, StaffOptions } from './staff.ts';
+export { TerminalService } from './terminals.ts';
+export type { Terminal } from './terminals.ts';
+export { StockService, STOCK_STATES } from './stock.ts';
+export type { StockState, RekeyStep, StockCard, LedgerEvent, ReceiveResult, Alarm, ReconciliationReport } from './stock.ts';
+export { CardStatusService, CARD_LIFECYCLE, STATUS_CAUSES, DEFAULT_TRANSITIONS, checkTransitions } from './card-status.ts';
+export type { CardLifecycle, StatusCause, TransitionRule, CardRecord, StatusChange } from './card-status.ts';
+export { LocalPriorCards, combinedPriorCards } from './prior-cards.ts';
+export type { PriorCard, PriorCardLookup } from './prior-cards.ts';
+export { ApplicationService, APPLICATION_KINDS, REISSUE_DISPOSITIONS } from './applications.ts';
+export type { Application, ApplicationInput, ApplicationKind } from './applications.ts';
+export { IssuanceService } from './issuance.ts';
+export type { CardStep, PersonalisationRequest, IssuanceOptions, Recovered } from './issuance.ts';
+export { MoveService } from './moves.ts';
+export type { ReturnedCardInput } from './moves.ts';
+export { counterHttpPlugin } from './http.ts';

@@ -43,6 +43,29 @@ export const ERROR_CODES = {
   // the card component
   JUKI_ERR_CARD_TAMPERED: 'A card image failed verification (edited, truncated, an older copy restored, or its sealing key destroyed); the sealing key is destroyed and the card is dead.',
   JUKI_ERR_CARD_UNPOWERED: 'A command was sent to a card that is not powered (power it on first), or to a card whose storage failed until it is powered again.',
+  // card flows and the terminal agent (src/cs/card-flows, src/terminal)
+  JUKI_ERR_CARD_STATE: 'The card is not in a state this card flow can start or resume from (wrong lifecycle, the maker\'s transport keys not yet replaced, keys this system does not hold, an unexpected application); details carry the state read with GET DATA and GET STATUS, so the blank card can be set aside or recorded as spoiled.',
+  JUKI_ERR_CARD_INTERRUPTED: 'A card flow stopped between two commands (card removed, power cut, reader or relay gone); details name the step reached. Running the same flow again on the same card resumes it, or answers JUKI_ERR_CARD_STATE with what the card holds.',
+  JUKI_ERR_KEY_UNWRAP: 'Wrapped per-card keys were refused: not for this request\'s key, this card serial or this key version, or altered in transit; nothing was unwrapped.',
+  JUKI_ERR_PIN_PAD: 'The PIN pad could not take an entry: it is busy with another entry, was closed, or was asked for a length outside what the card accepts.',
+  JUKI_ERR_TERMINAL_DENIED: 'The terminal agent refused a request: the caller\'s certificate is not the one it serves, the reader is not named on it, or a relayed command tried to carry a PIN (PINs come only from the PIN pad).',
+  // municipality communication server: counter, stock, applications, issuance (src/cs, docs/counter.md)
+  JUKI_ERR_CS_UNAUTHENTICATED: 'A counter request carries no staff session, or its session is unknown or expired: sign in again with the operator card.',
+  JUKI_ERR_CS_FORBIDDEN: 'The signed-in staff member\'s role does not grant the permission this operation needs (deny by default, docs/counter.md); the refusal is audited.',
+  JUKI_ERR_CS_LOGIN_FAILED: 'Operator-card sign-in refused: unknown or inactive staff member, unknown, used or expired challenge, or a signature that does not verify with the registered operator-card public key.',
+  JUKI_ERR_CS_STOCK_STATE: 'A blank card is not in the stock state the operation needs (e.g. taking out a card that is not in the safe, or using one taken out for another terminal); details carry the serial and its state.',
+  JUKI_ERR_CS_WITNESS: 'A spoiled card\'s destruction needs a witness: another active staff member whose role may witness; none, the actor themself, or an unknown one was named.',
+  JUKI_ERR_CS_CARD_TRANSITION: 'A card status change is not allowed by the configured status machine from the card\'s current status, or for that cause (docs/counter.md).',
+  JUKI_ERR_CS_NOT_REGISTERED: 'Card application refused (R3.1.2a/i/u): the applicant is not a registered resident of this municipality (unknown, moved out or deceased).',
+  JUKI_ERR_CS_PRIOR_CARD_VALID: 'New issue refused (R3.1.2a): a card issued to the applicant before is neither abolished nor collected; apply for a reissue or renewal instead.',
+  JUKI_ERR_CS_NO_CURRENT_CARD: 'Reissue or renewal refused: the applicant has no current card of this municipality to replace; apply for a new issue.',
+  JUKI_ERR_CS_CARD_NOT_RETURNED: 'Reissue refused (R3.1.2i): the current card was neither returned (the returned card must be that card) nor declared lost or destroyed by fire.',
+  JUKI_ERR_CS_CARD_NOT_PRESENTED: 'Renewal refused (R3.1.2u): the current card was not presented on the reader, or the card presented is not the applicant\'s current card.',
+  JUKI_ERR_CS_NOT_WITHIN_VALIDITY: 'Renewal refused (R3.1.2u): the current card is not active within its validity (expired, suspended or awaiting its PIN); apply for a reissue or new issue.',
+  JUKI_ERR_CS_PRIOR_CARD_UNAVAILABLE: 'Card application refused for now: the prior-card lookup (this municipality\'s records, the network) could not answer; nothing was decided, try again.',
+  JUKI_ERR_CS_APPLICATION_STATE: 'The application is not in a state for this step (already issued or refused, or of another resident).',
+  JUKI_ERR_CS_ISSUANCE_IN_PROGRESS: 'Another issuance holds this resident or this blank card (a second terminal, or one left by a crash until recovery); only one can go on.',
+  JUKI_ERR_CS_CARD_STEP: 'The card step of an issuance (personalisation) failed; no card was recorded and the blank card is back at the terminal or spoiled, as details say.',
   // JPKI certification authority
   JUKI_ERR_JPKI_PUBLIC_KEY: 'A public key given to the JPKI CA is refused: not a DER SubjectPublicKeyInfo, not RSA-2048 with public exponent 65537, or a private key was offered (the CA takes only the public key made on the card).',
 } as const;
