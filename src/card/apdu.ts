@@ -58,25 +58,28 @@ export class CommandApdu {
   static parse(b: Uint8Array): CommandApdu {
     const n = b.length;
     if (n < 4) throw new IsoError(SW.WRONG_LENGTH);
-    const head = { cla: b[0]!, ins: b[1]!, p1: b[2]!, p2: b[3]! };
-    if (n === 4) return new CommandApdu(head, false);
+    const cla = b[0]!;
+    const ins = b[1]!;
+    const p1 = b[2]!;
+    const p2 = b[3]!;
+    if (n === 4) return new CommandApdu({ cla, ins, p1, p2 }, false);
     const b4 = b[4]!;
-    if (n === 5) return new CommandApdu({ ...head, ne: b4 || 256 }, false);
+    if (n === 5) return new CommandApdu({ cla, ins, p1, p2, ne: b4 || 256 }, false);
     if (b4 !== 0) {
       // short Lc (§5.1: 1..255)
-      if (n === 5 + b4) return new CommandApdu({ ...head, data: b.subarray(5, 5 + b4) }, false);
-      if (n === 6 + b4) return new CommandApdu({ ...head, data: b.subarray(5, 5 + b4), ne: b[5 + b4]! || 256 }, false);
+      if (n === 5 + b4) return new CommandApdu({ cla, ins, p1, p2, data: b.subarray(5, 5 + b4) }, false);
+      if (n === 6 + b4) return new CommandApdu({ cla, ins, p1, p2, data: b.subarray(5, 5 + b4), ne: b[5 + b4]! || 256 }, false);
       throw new IsoError(SW.WRONG_LENGTH);
     }
     // b4 = 00 with more bytes: extended length (§5.1, "00" then two bytes)
     if (n < 7) throw new IsoError(SW.WRONG_LENGTH);
     const x = (b[5]! << 8) | b[6]!;
-    if (n === 7) return new CommandApdu({ ...head, ne: x || 65536 }, true);
+    if (n === 7) return new CommandApdu({ cla, ins, p1, p2, ne: x || 65536 }, true);
     if (x === 0) throw new IsoError(SW.WRONG_LENGTH);
-    if (n === 7 + x) return new CommandApdu({ ...head, data: b.subarray(7, 7 + x) }, true);
+    if (n === 7 + x) return new CommandApdu({ cla, ins, p1, p2, data: b.subarray(7, 7 + x) }, true);
     if (n === 9 + x) {
       const le = (b[7 + x]! << 8) | b[8 + x]!;
-      return new CommandApdu({ ...head, data: b.subarray(7, 7 + x), ne: le || 65536 }, true);
+      return new CommandApdu({ cla, ins, p1, p2, data: b.subarray(7, 7 + x), ne: le || 65536 }, true);
     }
     throw new IsoError(SW.WRONG_LENGTH);
   }
@@ -94,17 +97,33 @@ export class CommandApdu {
   /** Encode; short unless Lc > 255 or Ne > 256 (or the command was parsed extended). */
   encode(): Uint8Array {
     const lc = this.data.length;
-    const ext = this.extended || lc > 255 || (this.ne ?? 0) > 256;
-    const out: number[] = [this.cla, this.ins, this.p1, this.p2];
-    if (!ext) {
-      if (lc) out.push(lc, ...this.data);
-      if (this.ne !== undefined) out.push(this.ne & 0xff);
-      return Uint8Array.from(out);
+    const ne = this.ne;
+    const ext = this.extended || lc > 255 || (ne ?? 0) > 256;
+    const lcBytes = lc ? (ext ? 3 : 1) : 0;
+    const leBytes = ne === undefined ? 0 : ext ? (lc ? 2 : 3) : 1;
+    const out = new Uint8Array(4 + lcBytes + lc + leBytes);
+    out[0] = this.cla;
+    out[1] = this.ins;
+    out[2] = this.p1;
+    out[3] = this.p2;
+    let o = 4;
+    if (lc) {
+      if (ext) {
+        out[o++] = 0;
+        out[o++] = lc >> 8;
+      }
+      out[o++] = lc & 0xff;
+      out.set(this.data, o);
+      o += lc;
     }
-    if (lc || this.ne !== undefined) out.push(0);
-    if (lc) out.push(lc >> 8, lc & 0xff, ...this.data);
-    if (this.ne !== undefined) out.push((this.ne >> 8) & 0xff, this.ne & 0xff);
-    return Uint8Array.from(out);
+    if (ne !== undefined) {
+      if (ext) {
+        if (!lc) out[o++] = 0;
+        out[o++] = (ne >> 8) & 0xff;
+      }
+      out[o] = ne & 0xff;
+    }
+    return out;
   }
 
   /** `00 A4 04 0C [Lc=10] D392F000... [Ne=256]`: what an engineer wants in a trace. */

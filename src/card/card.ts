@@ -188,7 +188,6 @@ export class Card implements CardDevice {
 
   #process(bytes: Uint8Array): { reply: Reply; limit: number } {
     let cmd = CommandApdu.parse(bytes);
-    const limitOf = (c: CommandApdu) => c.ne ?? (c.extended ? 65536 : 256);
     const cla = cmd.cla;
     // ISO 7816-4 §5.4.1 class byte: 0x0X first interindustry, 0x4X-0x7X further (channels 4-19), 0x8X proprietary with the same coding (GP)
     if (cla === 0xff || (cla >= 0x20 && cla < 0x40) || cla >= 0x90) return { reply: { sw: SW.CLA_NOT_SUPPORTED }, limit: 0 };
@@ -218,7 +217,7 @@ export class Card implements CardDevice {
       cmd = CommandApdu.of({ cla: u.cla, ins: u.ins, p1: u.p1, p2: u.p2, data: u.data, ...(u.le === undefined ? {} : { ne: u.le === 0 ? 256 : u.le }) });
       secured = true;
     }
-    const limit = Math.max(limitOf(cmd), sm ? 256 : 0);
+    const limit = Math.max(cmd.ne ?? (cmd.extended ? 65536 : 256), sm ? 256 : 0);
     let reply: Reply;
     try {
       reply = this.#dispatch(cmd, secured);
@@ -293,21 +292,7 @@ export class Card implements CardDevice {
     if (cmd.ins === 0x82) return { sw: externalAuthenticate(cmd, state) };
     const handler = type.commands?.get(cmd.ins) ?? COMMON_COMMANDS.get(cmd.ins);
     if (!handler) return { sw: SW.INS_NOT_SUPPORTED };
-    const ctx: AppContext = {
-      record,
-      type,
-      serial: image.serial,
-      state,
-      view: this.#view(secured),
-      cardLifecycle: image.lifecycle,
-      pinKey: image.pinKey,
-      persist: this.#persist,
-      random: this.#random,
-      cardActivated: () => {
-        if (type.activatesCard && image.lifecycle === 'personalised') image.lifecycle = 'active';
-      },
-    };
-    return handler(cmd, ctx);
+    return handler(cmd, new AppCtx(record, type, image, state, this.#view(secured), this.#persist, this.#random));
   }
 
   /** The key sets INITIALIZE UPDATE may use while this application is selected: its own, then (if it accepts them) the issuer's. */
@@ -354,6 +339,31 @@ export class Card implements CardDevice {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** What a handler sees (a class, not a literal with closures: one is made per command). */
+class AppCtx implements AppContext {
+  readonly serial: Uint8Array;
+  readonly cardLifecycle: CardImage['lifecycle'];
+  readonly pinKey: Uint8Array;
+  readonly #image: CardImage; // private: a handler reaches its own record only (R2.2.6)
+  constructor(
+    readonly record: AppRecord,
+    readonly type: ApplicationType,
+    image: CardImage,
+    readonly state: SelectionState,
+    readonly view: SecurityView,
+    readonly persist: () => void,
+    readonly random: (n: number) => Uint8Array,
+  ) {
+    this.#image = image;
+    this.serial = image.serial;
+    this.cardLifecycle = image.lifecycle;
+    this.pinKey = image.pinKey;
+  }
+  cardActivated(): void {
+    if (this.type.activatesCard && this.#image.lifecycle === 'personalised') this.#image.lifecycle = 'active';
+  }
+}
 
 /** A persistent write that did not complete (power cut, disk error). */
 export class StorageFault extends Error {

@@ -194,22 +194,18 @@ export class Scp03CardChannel {
       return { sw: SCP_SW.conditionsNotSatisfied };
     }
     const session = this.#session!;
-    const refuse = (sw: number): SwOnly => {
-      this.close();
-      return { sw };
-    };
-    if (cmd.ins !== INS_EXTERNAL_AUTHENTICATE) return refuse(SCP_SW.insNotSupported);
+    if (cmd.ins !== INS_EXTERNAL_AUTHENTICATE) return this.#refuse(SCP_SW.insNotSupported);
     // §7.2: EXTERNAL AUTHENTICATE is always C-MACed, so the SM bit must be set.
-    if (!(cmd.cla & CLA_SM) || !claSupported(cmd.cla)) return refuse(SCP_SW.claNotSupported);
-    if (cmd.data.length !== 2 * S8) return refuse(SCP_SW.wrongLength);
+    if (!(cmd.cla & CLA_SM) || !claSupported(cmd.cla)) return this.#refuse(SCP_SW.claNotSupported);
+    if (cmd.data.length !== 2 * S8) return this.#refuse(SCP_SW.wrongLength);
     const received = cmd.data.subarray(0, S8);
     // §6.2.2.3: the card checks the host cryptogram; wrong → 63 00 (GP CS §11.8.3 status words).
     const expected = hostCryptogram(session.sMac, this.#hostChallenge!, this.#cardChallenge!);
-    if (!equalBytes(expected, received)) return refuse(SCP_SW.authenticationFailed);
+    if (!equalBytes(expected, received)) return this.#refuse(SCP_SW.authenticationFailed);
     // §6.2.3–§6.2.4: the C-MAC of EXTERNAL AUTHENTICATE chains from MCV = 16 × 00.
     const mac = session.sMac.mac(cmacInput(new Uint8Array(16), cmd.cla, cmd.ins, cmd.p1, cmd.p2, received));
-    if (!equalBytes(mac.subarray(0, S8), cmd.data.subarray(S8))) return refuse(SCP_SW.securityStatusNotSatisfied);
-    if (cmd.p2 !== 0x00 || !isSecurityLevel(cmd.p1) || !levelSupported(this.#i, cmd.p1)) return refuse(SCP_SW.incorrectP1P2);
+    if (!equalBytes(mac.subarray(0, S8), cmd.data.subarray(S8))) return this.#refuse(SCP_SW.securityStatusNotSatisfied);
+    if (cmd.p2 !== 0x00 || !isSecurityLevel(cmd.p1) || !levelSupported(this.#i, cmd.p1)) return this.#refuse(SCP_SW.incorrectP1P2);
     this.#level = cmd.p1;
     this.#mcv = mac;
     // §6.2.6: the encryption counter starts at 1 for the first command after EXTERNAL AUTHENTICATE.
@@ -231,35 +227,31 @@ export class Scp03CardChannel {
       return { sw: SCP_SW.securityStatusNotSatisfied };
     }
     const session = this.#session!;
-    const refuse = (sw: number): SwOnly => {
-      this.close();
-      return { sw };
-    };
     // §6.2.6: the counter advances for every command, with or without data.
     this.#counter++;
-    if (!claSupported(cmd.cla)) return refuse(SCP_SW.claNotSupported);
+    if (!claSupported(cmd.cla)) return this.#refuse(SCP_SW.claNotSupported);
     if (!(this.#level & LEVEL.cMac)) {
       // Level 00: authenticated, no secure messaging; a command claiming SM is refused.
-      if (cmd.cla & CLA_SM) return refuse(SCP_SW.incorrectSmDataObjects);
+      if (cmd.cla & CLA_SM) return this.#refuse(SCP_SW.incorrectSmDataObjects);
       return { ...cmd, data: cmd.data.slice() };
     }
     // §6.2.4: at C-MAC level every command must carry the SM indication and a C-MAC.
-    if (!(cmd.cla & CLA_SM)) return refuse(SCP_SW.securityStatusNotSatisfied);
-    if (cmd.data.length < S8) return refuse(SCP_SW.incorrectSmDataObjects);
+    if (!(cmd.cla & CLA_SM)) return this.#refuse(SCP_SW.securityStatusNotSatisfied);
+    if (cmd.data.length < S8) return this.#refuse(SCP_SW.incorrectSmDataObjects);
     const body = cmd.data.subarray(0, cmd.data.length - S8);
     const mac = session.sMac.mac(cmacInput(this.#mcv, cmd.cla, cmd.ins, cmd.p1, cmd.p2, body));
-    if (!equalBytes(mac.subarray(0, S8), cmd.data.subarray(cmd.data.length - S8))) return refuse(SCP_SW.securityStatusNotSatisfied);
+    if (!equalBytes(mac.subarray(0, S8), cmd.data.subarray(cmd.data.length - S8))) return this.#refuse(SCP_SW.securityStatusNotSatisfied);
     // §6.2.3: the full 16-byte C-MAC is the next MAC chaining value (and the R-MAC's).
     this.#mcv = mac;
     let data: Uint8Array = body.slice();
     if (this.#level & LEVEL.cDecryption && body.length > 0) {
       // §6.2.6: AES-CBC under S-ENC, ICV = AES(S-ENC, counter block), ISO 9797-1 method 2 padding.
-      if (body.length % 16 !== 0) return refuse(SCP_SW.incorrectSmDataObjects);
+      if (body.length % 16 !== 0) return this.#refuse(SCP_SW.incorrectSmDataObjects);
       const icv = commandIcv(session.sEnc, this.#counter);
       const plain = session.sEnc.cbcDecrypt(icv, body);
       const unpadded = unpadMethod2(plain);
       wipe(plain);
-      if (!unpadded) return refuse(SCP_SW.incorrectSmDataObjects);
+      if (!unpadded) return this.#refuse(SCP_SW.incorrectSmDataObjects);
       data = unpadded;
     }
     const out: CommandFields = { cla: cmd.cla & ~CLA_SM, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data };
@@ -289,6 +281,12 @@ export class Scp03CardChannel {
     out.set(body);
     out.set(rmac.subarray(0, S8), body.length);
     return out;
+  }
+
+  /** Close the channel and answer `sw` (every refusal tears the session down). */
+  #refuse(sw: number): SwOnly {
+    this.close();
+    return { sw };
   }
 
   /** Close the session and wipe its keys, MAC chaining value and counter (§1.10 of the reference: teardown). */
