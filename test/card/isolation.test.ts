@@ -3,39 +3,33 @@
  * channel), sends every command it can against every other application's files, PINs and keys;
  * nothing of the other application comes back, changes, or opens.
  */
-import { test } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, verify as verifySig } from 'node:crypto';
-import {
-  BASIC_AID, ISD_AID, OPERATOR_AID, ORDINANCE_MODULE, ORDINANCE_FID, CARD_MODULES, FileTable, pinAndChannel, never, always, pin, channel, SW, concat, dgi,
-  type ApplicationType,
-} from '../../src/card/index.ts';
-import { activeCard, ascii, hex, installAndPersonalise, KEYS, keySet, keysetDgi, ORD_A_AID, ORD_B_AID, PERSON, sw, type Host } from './helpers.ts';
+import { BASIC_AID, ISD_AID, JPKI_AID, OPERATOR_AID, JPKI_SIGN_PIN_REF, concat, dgi } from '../../src/card/index.ts';
+import { jpkiDomainKeys } from '../../src/jpki/index.ts';
+import { ascii, hex, KEYS, ORD_A_AID, ORD_B_AID, PERSON, sw, type Host } from './helpers.ts';
+import { HOLDER, JPKI_PINS, jpkiCard } from './jpki-card.ts';
+import { openFixture, type Fixture } from '../jpki/fixtures.ts';
 import type { Scp03StaticKeys } from '../../src/crypto/index.ts';
 
-/** A stand-in for the JPKI AP (same AID, its own security domain and PIN) until src/card/apps/jpki.ts lands. */
-const JPKI_AID = hex('D392F000260100000001');
-const jpkiStandIn: ApplicationType = {
-  name: 'jpki-stand-in',
-  module: JPKI_AID,
-  defaultAid: JPKI_AID,
-  singleton: true,
-  files: new FileTable([
-    { kind: 'pin', fid: 0x0018, name: 'auth PIN', policy: { ref: 1, minLength: 4, maxLength: 4, alphabet: 'digits', maxTries: 3, blockedSw: SW.REF_DATA_NOT_USABLE }, unblock: channel() },
-    { kind: 'binary', fid: 0x0001, sfi: 1, name: 'sign cert', size: 64, read: pin(1), update: pinAndChannel(1) },
-    { kind: 'binary', fid: 0x000a, sfi: 10, name: 'auth cert', size: 64, read: always, update: never },
-  ]),
-  acceptsIssuerChannel: false,
-  pinsRequiredFirst: [1],
-  requiredFiles: [0x0001],
-};
-const KEYS_JPKI = keySet(0x50, 9);
+let fixture: Fixture;
+before(async () => {
+  fixture = await openFixture();
+});
+after(async () => {
+  await fixture.close();
+});
 
 interface Area {
   name: string;
   aid: Uint8Array;
   keys: Scp03StaticKeys | null;
   pin: string;
+  /** VERIFY P2 = 80 | pinRef (default 1). */
+  pinRef?: number;
+  /** The short EF id of a file that holds this area's secrets (default 2). */
+  secretSfi?: number;
   /** bytes that belong to this area only */
   secrets: string[];
 }
@@ -46,29 +40,27 @@ const AREAS: Area[] = [
   { name: 'operator card', aid: OPERATOR_AID, keys: KEYS.operator, pin: '2222', secrets: [] },
   { name: 'ordinance A', aid: ORD_A_AID, keys: KEYS.ordA, pin: '3333', secrets: ['LIB-A-0001', 'A-SECRET-SERVICE-DATA'] },
   { name: 'ordinance B', aid: ORD_B_AID, keys: KEYS.ordB, pin: '4444', secrets: ['SEAL-B-0002', 'B-SECRET-SERVICE-DATA'] },
-  { name: 'JPKI (stand-in)', aid: JPKI_AID, keys: KEYS_JPKI, pin: '5555', secrets: ['JPKI-SIGN-CERT-SECRET'] },
+  // The real JPKI area: its keys are the card's JPKI domain keys (set in makeCard); its secret is the
+  // holder's name in the sign certificate (EF 0001, SFI 1), readable only after the sign password.
+  { name: 'JPKI area', aid: JPKI_AID, keys: null, pin: JPKI_PINS.sign, pinRef: JPKI_SIGN_PIN_REF, secretSfi: 1, secrets: [Buffer.from(HOLDER.name, 'utf8').toString('latin1')] },
 ];
+const JPKI = AREAS.find((a) => a.name === 'JPKI area')!;
 
-function makeCard() {
+async function makeCard() {
   const pins: Record<string, string> = {};
-  for (const a of AREAS.slice(1)) pins[Buffer.from(a.aid).toString('hex').toUpperCase()] = a.pin;
-  return activeCard({
-    operator: true,
-    ordinance: true,
-    pins,
-    types: [...CARD_MODULES, jpkiStandIn],
-    extra: (host) => {
-      host.select(ISD_AID);
-      assert.equal(host.open(KEYS.issuer, 0x33), 0x9000);
-      assert.equal(installAndPersonalise(host, JPKI_AID, JPKI_AID, concat(keysetDgi(KEYS_JPKI), dgi(0x0001, ascii('JPKI-SIGN-CERT-SECRET')), dgi(0x000a, ascii('auth-cert-public')))), 0x9000);
-    },
-  });
+  for (const a of AREAS.slice(1)) if (a !== JPKI) pins[Buffer.from(a.aid).toString('hex').toUpperCase()] = a.pin;
+  // blank → ISD personalisation (basic, operator, two ordinance areas) → the ISD installs the JPKI area → the jpki role personalises it → PINs
+  const made = await jpkiCard({ fixture, operator: true, ordinance: true, pinMap: pins });
+  JPKI.keys = jpkiDomainKeys(made.jpkiKeys, made.serial);
+  // the sign certificate's serial (within the first 256 bytes any read returns) is this card's JPKI secret too
+  JPKI.secrets = [JPKI.secrets[0]!, Buffer.from(made.result.sign!.serial, 'hex').toString('latin1')];
+  return made;
 }
 
 /** Select `a`, verify its PIN and open its own channel (the ISD: the issuer channel). */
 function authenticate(host: Host, a: Area): void {
   assert.equal(sw(host.select(a.aid).sw), '9000', a.name);
-  if (a.pin) assert.equal(sw(host.verify(a.pin).sw), '9000', `${a.name} PIN`);
+  if (a.pin) assert.equal(sw(host.verify(a.pin, a.pinRef ?? 1).sw), '9000', `${a.name} PIN`);
   if (a.keys) assert.equal(host.open(a.keys, 0x33), 0x9000, `${a.name} channel`);
 }
 
@@ -91,7 +83,7 @@ function attacks(y: Area): { name: string; cla: number; ins: number; p1: number;
     }
   }
   out.push({ name: 'INTERNAL AUTHENTICATE', cla: 0, ins: 0x88, p1: 0, p2: 0x84, data: new Uint8Array(16).fill(1), ne: 256 });
-  out.push({ name: 'JPKI sign 80 2A', cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: new Uint8Array(51), ne: 256 });
+  for (const p2 of [0x80, 0x97, 0x9a]) out.push({ name: `JPKI sign 80 2A P2=${p2.toString(16)}`, cla: 0x80, ins: 0x2a, p1: 0, p2, data: new Uint8Array(51), ne: 256 });
   out.push({ name: 'GET DATA', cla: 0x80, ins: 0xca, p1: 0x00, p2: 0x45, ne: 256 });
   out.push({ name: 'GET STATUS', cla: 0x80, ins: 0xf2, p1: 0x40, p2: 0x02, data: hex('4F00'), ne: 256 });
   out.push({ name: `INSTALL [for personalization] of ${y.name}`, cla: 0x80, ins: 0xe6, p1: 0x20, p2: 0, data: concat(hex('0000'), Uint8Array.of(y.aid.length), y.aid, hex('000000')), ne: 256 });
@@ -147,7 +139,7 @@ function isolationPair(host: Host, x: Area, y: Area): number {
   if (xChannel) assert.equal(sw(host.secure(0, 0xb0, 0x82, 0, undefined, 256).sw), '6982', `${x.name}'s channel reaches ${y.name}`);
   if (y.aid !== ISD_AID) {
     host.select(y.aid);
-    const plain = host.send(0, 0xb0, 0x82, 0, undefined, 256);
+    const plain = host.send(0, 0xb0, 0x80 | (y.secretSfi ?? 2), 0, undefined, 256);
     if (y.secrets.length) assert.notEqual(sw(plain.sw), '9000', `${x.name}'s PIN grants ${y.name}`);
   }
   assert.equal(snapshot(host, y), before, `${y.name} changed while ${x.name} attacked it`);
@@ -156,23 +148,23 @@ function isolationPair(host: Host, x: Area, y: Area): number {
 
 const groups: { id: string; pairs: [string, string][] }[] = [
   { id: '[R2.2.6] isolation matrix: every application × every other application\'s files, PINs and keys × every command', pairs: AREAS.flatMap((x) => AREAS.filter((y) => y !== x).map((y): [string, string] => [x.name, y.name])) },
-  { id: '[R5.1 card] the basic area (Juki-net) reaches nothing in the JPKI area and the JPKI area nothing in the basic area', pairs: [['basic area', 'JPKI (stand-in)'], ['JPKI (stand-in)', 'basic area']] },
-  { id: '[R6.2.1 card] Juki-net and JPKI cannot touch ordinance areas, and ordinance areas cannot touch the basic or JPKI areas', pairs: [['basic area', 'ordinance A'], ['JPKI (stand-in)', 'ordinance A'], ['ordinance A', 'basic area'], ['ordinance A', 'JPKI (stand-in)'], ['ordinance B', 'basic area']] },
+  { id: '[R5.1 card] the basic area (Juki-net) reaches nothing in the JPKI area and the JPKI area nothing in the basic area', pairs: [['basic area', 'JPKI area'], ['JPKI area', 'basic area']] },
+  { id: '[R6.2.1 card] Juki-net and JPKI cannot touch ordinance areas, and ordinance areas cannot touch the basic or JPKI areas', pairs: [['basic area', 'ordinance A'], ['JPKI area', 'ordinance A'], ['ordinance A', 'basic area'], ['ordinance A', 'JPKI area'], ['ordinance B', 'basic area']] },
   { id: '[R6.2.2 card] each ordinance area reaches only its own area (two instances of one module, installed through the ISD)', pairs: [['ordinance A', 'ordinance B'], ['ordinance B', 'ordinance A']] },
 ];
 
 for (const g of groups) {
-  test(g.id, () => {
-    const { host } = makeCard();
+  test(g.id, async () => {
+    const { host } = await makeCard();
     let n = 0;
     for (const [xn, yn] of g.pairs) n += isolationPair(host, AREAS.find((a) => a.name === xn)!, AREAS.find((a) => a.name === yn)!);
     assert.ok(n > 0);
   });
 }
 
-test('[R2.2.6] each security domain\'s keys differ, and the operator key signs only in its own area', () => {
-  const { host } = makeCard();
-  const sets = [KEYS.issuer, KEYS.basic, KEYS.operator, KEYS.ordA, KEYS.ordB, KEYS_JPKI].map((k) => Buffer.from(k.enc).toString('hex'));
+test('[R2.2.6] each security domain\'s keys differ, and the operator key signs only in its own area', async () => {
+  const { host } = await makeCard();
+  const sets = [KEYS.issuer, KEYS.basic, KEYS.operator, KEYS.ordA, KEYS.ordB, JPKI.keys!].map((k) => Buffer.from(k.enc).toString('hex'));
   assert.equal(new Set(sets).size, sets.length);
   authenticate(host, AREAS[2]!);
   const pub = host.send(0, 0xb0, 0x83, 0, undefined, 256).data;
@@ -184,6 +176,4 @@ test('[R2.2.6] each security domain\'s keys differ, and the operator key signs o
     authenticate(host, x);
     assert.notEqual(sw(host.secure(0, 0x88, 0, 0x84, challenge, 256).sw), '9000', `${x.name} signs with the operator key`);
   }
-  void ORDINANCE_MODULE;
-  void ORDINANCE_FID;
 });
