@@ -58,9 +58,26 @@ export const AUDIT_EVENTS = {
   'jpki.certificate.issued': ev('The JPKI CA issued a certificate for a public key made on a card (the CA never saw the private key).', 'card', { kind: 'string', serial: 'string', ca: 'string' }),
   'jpki.certificate.revoked': ev('A JPKI certificate was revoked because its card was suspended, abolished or reported lost; `reason` is the RFC 5280 reason code name.', 'card', { kind: 'string', serial: 'string', ca: 'string', reason: 'string', cause: 'string' }),
   'jpki.certificate.released': ev('A certificateHold was lifted (the suspended card was restored): the certificate is good again.', 'card', { kind: 'string', serial: 'string', ca: 'string' }),
+  // municipality CS: counter staff, stock, applications, issuance, card status (src/cs, docs/counter.md)
+  'cs.staff.enrolled': ev('A staff member was enrolled with a role and an operator card (its serial; the public key stays in the staff table).', null, { staff: 'string', role: 'string', cardSerial: 'string' }),
+  'cs.staff.login': ev('A staff member signed in with the operator card (challenge signed by the card), or was refused.', null, { staff: 'string', terminal: 'string?' }),
+  'cs.terminal.registered': ev('A counter terminal was registered with its card reader and separate PIN pad.', null, { terminal: 'string', reader: 'string', pad: 'string' }),
+  'cs.access': ev('A permission decision for a counter operation (deny by default): allowed, or refused with JUKI_ERR_CS_FORBIDDEN.', null, { permission: 'string', operation: 'string' }),
+  'cs.stock.moved': ev('A blank card moved in the stock ledger (received, re-keyed into the safe, taken out, returned, used, spoiled, destroyed); subject: its delivery lot.', 'batch', { serial: 'string', event: 'string', from: 'string?', to: 'string', terminal: 'string?', witness: 'string?', why: 'string?' }),
+  'cs.stock.reconciled': ev('A stock reconciliation report: counts per state and the number of alarms (each alarm is its own cs.stock.alarm entry).', null, { counts: 'json', alarms: 'number' }),
+  'cs.stock.alarm': ev('A blank card is unaccounted for: the ledger, the stock records and the physical count disagree.', null, { serial: 'string', alarm: 'string', expected: 'string?', found: 'string?' }),
+  'cs.application.decided': ev('A card application (new, reissue, renewal) was accepted, or refused with its reason code.', 'resident', { application: 'string', kind: 'string', priorCard: 'string?', disposition: 'string?' }),
+  'cs.issuance.completed': ev('An issuance committed: the card is recorded issued-awaiting-PIN and its blank card used; or it failed and the blank card is accounted for.', 'resident', { application: 'string', serial: 'string', card: 'string?', stock: 'string' }),
+  'cs.issuance.recovered': ev('On restart, an issuance left pending by a crash was resolved: no card recorded, the blank card spoiled for witnessed destruction.', 'resident', { application: 'string', serial: 'string', card: 'string' }),
+  'cs.card.status': ev('A card\'s status changed under the configured status machine (or the change was refused); also written to the outbox for Juki-net.', 'card', { from: 'string?', to: 'string', cause: 'string', issuer: 'string' }),
+  'cs.card.returned': ev('A card of another issuer was handed in at move-in: collected here and reported to its issuing municipality (R3.2.1i).', 'card', { issuer: 'string', resident: 'string' }),
   // Juki-net (src/net)
   'net.message.refused': ev('A Juki-net message was refused before anything was applied: no or invalid peer certificate, bad signature, a declared sender other than the certificate\'s node, or a route the peer\'s role may not use. Actor: the authenticated peer (system when none).', 'node', { messageType: 'string?', declaredFrom: 'string?', to: 'string?', why: 'string' }),
   'net.checkpoint.held': ev('This node received and holds a peer\'s signed audit checkpoint (its chain head at seq), so that a later rewrite of that chain is caught.', 'node', { seq: 'number', headHash: 'string', at: 'string' }),
+  'net.identity.query': ev('An identity-record request was decided (R4.1: requesting body, statutory affair, resident or not; deny by default). Actor: the requesting node by its certificate (system when none). Outcome refused with JUKI_ERR_NET_AFFAIR_DENIED, or success with whether a record was found.', null, { affair: 'string', by: 'string', why: 'string', residentCode: 'string?', found: 'boolean?', card: 'string?' }),
+  'net.card.noticed': ev('The national center sent a card\'s suspension, abolition or collection (or its lifting) to every agency that verifies residents by card (R3.2.1o).', 'card', { status: 'string', version: 'number', agencies: 'json' }),
+  'agency.notice.recorded': ev('This agency recorded a notice of a card\'s status in its notice list (R3.2.1o).', 'card', { status: 'string', version: 'number', from: 'string' }),
+  'agency.card.checked': ev('An agency checked a card against its notice list before requesting the identity record (R4.2.2): accepted, or refused with JUKI_ERR_AGENCY_CARD_NOTICED (no record requested).', 'card', { affair: 'string', status: 'string?', source: 'string?' }),
 } as const satisfies Record<string, EventSpec>;
 
 export type EventType = keyof typeof AUDIT_EVENTS;

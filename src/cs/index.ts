@@ -20,3 +20,6 @@ export type { CardStep, PersonalisationRequest, IssuanceOptions, Recovered } fro
 export { MoveService } from './moves.ts';
 export type { ReturnedCardInput } from './moves.ts';
 export { counterHttpPlugin } from './http.ts';
+// Card flows and the basic-area key service (the card side: src/cs/card-flows, src/cs/key-service.ts).
+export * from './card-flows/index.ts';
+export * from './key-service.ts';

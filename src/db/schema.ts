@@ -19,6 +19,20 @@ export interface Schema {
   net_outbox: NetOutboxTable;
   net_inbox: NetInboxTable;
   net_cursors: NetCursorsTable;
+  net_card_status: NetCardStatusTable;
+  net_identity_records: NetIdentityRecordsTable;
+  agency_notices: AgencyNoticesTable;
+  cs_staff: CsStaffTable;
+  cs_login_challenges: CsLoginChallengesTable;
+  cs_sessions: CsSessionsTable;
+  cs_terminals: CsTerminalsTable;
+  cs_lots: CsLotsTable;
+  cs_stock: CsStockTable;
+  cs_stock_events: CsStockEventsTable;
+  cs_cards: CsCardsTable;
+  cs_card_history: CsCardHistoryTable;
+  cs_applications: CsApplicationsTable;
+  cs_pending_issuance: CsPendingIssuanceTable;
 }
 
 /** register: one row per resident of a municipality, current or former (除票). Migration 0001. */
@@ -184,4 +198,186 @@ export interface NetCursorsTable {
   sender: string;
   ordering_key: string;
   applied_seq: ColumnType<number | string, number, number>;
+}
+
+/** net: each card's status as last announced to this prefecture or national center. Migration 0006. */
+export interface NetCardStatusTable {
+  card_number: string;
+  issuer: string;
+  resident_code: string | null;
+  /** `active` | `suspended` | `abolished` | `collected` */
+  status: string;
+  version: number;
+  changed_at: string;
+  received_from: string;
+  updated_at: string;
+}
+
+/** net: identity records held by a prefecture or the national center, per (resident, municipality). Migration 0006. */
+export interface NetIdentityRecordsTable {
+  resident_code: string;
+  municipality: string;
+  version: number;
+  /** `registered` | `moved-out` | `deceased` */
+  status: string;
+  /** Family name + given name, for queries by name, birth date and address. */
+  name_key: string;
+  birth_date: string;
+  address: string;
+  /** The identity record, JSON. */
+  record: string;
+  updated_at: string;
+}
+
+/** agency: the notice list (R3.2.1o): the latest status of each card this agency was told about. Migration 0006. */
+export interface AgencyNoticesTable {
+  card_number: string;
+  issuer: string;
+  resident_code: string | null;
+  status: string;
+  version: number;
+  changed_at: string;
+  received_from: string;
+  received_at: string;
+}
+
+/** cs: counter staff; the operator card's serial and public key (SPKI DER, base64), never a PIN. Migration 0005. */
+export interface CsStaffTable {
+  staff_id: string;
+  name: string;
+  /** `clerk` | `supervisor` | `stock-keeper` | `administrator` */
+  role: string;
+  card_serial: string;
+  public_key: string;
+  active: number;
+  created_at: string;
+}
+
+/** cs: one-time operator-card login challenges. Migration 0005. */
+export interface CsLoginChallengesTable {
+  challenge_id: string;
+  staff_id: string;
+  /** base64 */
+  challenge: string;
+  expires_at: string;
+}
+
+/** cs: staff sessions, by the SHA-256 of the bearer token (the token itself is never stored). Migration 0005. */
+export interface CsSessionsTable {
+  token_hash: string;
+  staff_id: string;
+  terminal_id: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+/** cs: counter terminals (card reader and PIN pad). Migration 0005. */
+export interface CsTerminalsTable {
+  terminal_id: string;
+  name: string;
+  reader: string;
+  pin_pad: string;
+  active: number;
+  created_at: string;
+}
+
+/** cs: blank-card deliveries. Migration 0005. */
+export interface CsLotsTable {
+  lot: string;
+  /** The name of the maker's transport master key in the key store (never the key). */
+  transport_key_ref: string;
+  card_count: number;
+  received_by: string;
+  received_at: string;
+}
+
+/** cs: one row per blank card, its current state (docs/counter.md). Migration 0005. */
+export interface CsStockTable {
+  serial: string;
+  lot: string;
+  /** `received` | `in-safe` | `taken-out` | `used` | `spoiled` */
+  state: string;
+  staff_id: string | null;
+  terminal_id: string | null;
+  witnessed_by: string | null;
+  reason: string | null;
+  version: number;
+  updated_at: string;
+}
+
+/** cs: the stock ledger, every movement of every blank card (seq 1, 2, ... per card). Migration 0005. */
+export interface CsStockEventsTable {
+  serial: string;
+  seq: number;
+  at: string;
+  event: string;
+  from_state: string | null;
+  to_state: string;
+  staff_id: string;
+  terminal_id: string | null;
+  witnessed_by: string | null;
+  reason: string | null;
+}
+
+/** cs: cards issued here, and other issuers' cards collected here. Migration 0005. */
+export interface CsCardsTable {
+  card_number: string;
+  serial: string | null;
+  resident_code: string;
+  /** The issuing municipality. */
+  municipality: string;
+  /** `issued-awaiting-pin` | `active` | `suspended` | `abolished` | `collected` */
+  status: string;
+  /** The status a suspension came from (it returns there). */
+  suspended_from: string | null;
+  /** The resident code while the card is live, else NULL (unique: one live card per resident). */
+  live_resident: string | null;
+  issued_at: string | null;
+  valid_until: string | null;
+  application_id: string | null;
+  version: number;
+  updated_at: string;
+}
+
+/** cs: every status change of a card. Migration 0005. */
+export interface CsCardHistoryTable {
+  card_number: string;
+  seq: number;
+  at: string;
+  from_status: string | null;
+  to_status: string;
+  cause: string;
+  actor: string;
+}
+
+/** cs: card applications and their decision. Migration 0005. */
+export interface CsApplicationsTable {
+  application_id: string;
+  /** `new` | `reissue` | `renewal` */
+  kind: string;
+  resident_code: string;
+  /** `accepted` | `refused` | `issued` */
+  state: string;
+  /** The refusal code, or null. */
+  reason: string | null;
+  prior_card: string | null;
+  /** Reissue: `returned` | `lost` | `burnt`; renewal: `presented`. */
+  prior_disposition: string | null;
+  card_number: string | null;
+  staff_id: string;
+  terminal_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** cs: an issuance between reservation and commit (crash recovery). Migration 0005. */
+export interface CsPendingIssuanceTable {
+  issuance_id: string;
+  application_id: string;
+  resident_code: string;
+  serial: string;
+  card_number: string;
+  terminal_id: string;
+  staff_id: string;
+  started_at: string;
 }

@@ -8,10 +8,14 @@ import { registerMigration } from './0001-register.ts';
 import { auditMigration } from './0002-audit.ts';
 import { jpkiMigration } from './0003-jpki.ts';
 import { netMigration } from './0004-net.ts';
+import { csMigration } from './0005-cs.ts';
+import { netRoutesMigration } from './0006-net-routes.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001_register': registerMigration,
   '0002_audit': auditMigration,
   '0003_jpki': jpkiMigration,
   '0004_net': netMigration,
+  '0005_cs': csMigration,
+  '0006_net_routes': netRoutesMigration,
 };

@@ -1,0 +1,1 @@
+export function counterHttpPlugin(): never { throw new Error('todo'); }
