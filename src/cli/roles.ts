@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { AuditLog } from '../audit/index.ts';
 import { SoftwareKeyStore, type KeyStore } from '../crypto/index.ts';
+import { counterHttpPlugin, openCounter } from '../cs/index.ts';
 import type { Database } from '../db/index.ts';
 import { JpkiAuthority, SoftwareSigningKeyStore, jpkiHttpPlugin } from '../jpki/index.ts';
 import type { NodeSpec } from '../net/index.ts';
@@ -33,6 +34,8 @@ export async function mountRole(ctx: RoleContext): Promise<MountedRole> {
   switch (ctx.spec.role) {
     case 'jpki':
       return mountJpki(ctx);
+    case 'municipality':
+      return mountMunicipality(ctx);
     default:
       return { notes: [], close: async () => {} };
   }
@@ -61,5 +64,23 @@ async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
       await keys.close?.();
       hostKeys.close?.();
     },
+  };
+}
+
+/**
+ * A municipality's CS: the counter API (staff, stock, applications, issuance, card status,
+ * returned cards). An issuance a crash left pending is resolved before serving. Card steps
+ * are not wired yet (NO_CARD_FLOWS): re-keying and personalising need the terminal agents.
+ */
+async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
+  const counter = openCounter(ctx.database, ctx.spec.code!);
+  const recovered = await counter.issuance.recover();
+  return {
+    plugin: counterHttpPlugin(counter),
+    notes: [
+      `counter API ${ctx.baseUrl}/${ctx.id}/ (operator-card sign-in: POST /${ctx.id}/login/challenge)`,
+      ...(recovered.length ? [`recovered ${recovered.length} interrupted issuance(s): blank cards spoiled for witnessed destruction`] : []),
+    ],
+    close: async () => {},
   };
 }
