@@ -252,6 +252,9 @@ export function checkCertificate(fid: number, der: Uint8Array, keySpki: (ref: nu
   }
 }
 
+/** The only EFs STORE DATA writes (R5.2.2): the four certificate EFs. */
+const CERT_EFS: ReadonlySet<number> = new Set([JPKI_FID.signCert, JPKI_FID.signCaCert, JPKI_FID.authCert, JPKI_FID.authCaCert]);
+
 /** STORE DATA blocks in RAM for the current selection only (a new selection or a reset drops them). */
 const staged = new WeakMap<SelectionState, { blocks: Uint8Array[]; next: number; size: number }>();
 
@@ -289,7 +292,7 @@ const storeData: Handler = (cmd, ctx) => {
   const writes: Record<number, Uint8Array> = {};
   for (const d of dgis) {
     const fid = d.dgi;
-    if (![JPKI_FID.signCert, JPKI_FID.signCaCert, JPKI_FID.authCert, JPKI_FID.authCaCert].includes(fid as 1) || writes[fid]) refuse(SW.INCORRECT_DATA);
+    if (!CERT_EFS.has(fid) || writes[fid]) refuse(SW.INCORRECT_DATA);
     const sw = checkCertificate(fid, d.value, (ref) => publicSpkiOf(ctx, ref));
     if (sw !== SW.OK) refuse(sw);
     writes[fid] = d.value.slice();
