@@ -7,3 +7,5 @@ export {
 export type { PinApplication, PinApplicationName, PinSetOutcome, PinVerifyOutcome, PinStatus, OperatorSignOutcome, PadOutcome } from './local-steps.ts';
 export { Terminal, relayTransport, carriesPin } from './agent.ts';
 export type { TerminalAgentApi, TerminalOptions, ReaderInfo, RelayRecord } from './agent.ts';
+export { serveTerminalHttps, HttpsTerminalClient } from './https.ts';
+export type { TerminalHttpsOptions, TerminalHttpsServer, HttpsTerminalClientOptions } from './https.ts';
