@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, verify as verifySig, X509Certificate } from 'node:crypto';
-import { BASIC_FOUR_ARC_DER, JPKI_AID, SW, checkCertificate, concat, dgi, jpkiTokenFile } from '../../src/card/index.ts';
+import { BASIC_FOUR_ARC_DER, JPKI_AID, SW, checkCertificate, concat, dgi, jpkiApplication, jpkiArea, jpkiTokenFile } from '../../src/card/index.ts';
 import { jpkiDomainKeys, spkiFromPublicKeyTemplate } from '../../src/jpki/index.ts';
 import { openFixture, type Fixture } from '../jpki/fixtures.ts';
 import { activeCard, ascii, hex, sw, type Host } from './helpers.ts';
@@ -378,4 +378,12 @@ test('SET SESSION KEY 80 AE is refused with 69 82 and secure-messaging CLAs 08/0
   assert.equal(apdu(host, '80AE000000').sw, '6982');
   assert.equal(apdu(host, '0CB0000004').sw, '6882');
   assert.equal(apdu(host, '00B0000004').sw, '6986'); // no current EF after SELECT of the AP
+});
+
+test('reference §14.1 token switch: jpkiApplication({ token: "JPKIAPICCTOKEN2" }) answers as a My Number card; the Juki card default is "JPKIAPICCTOKEN"', () => {
+  const two = jpkiApplication({ token: 'JPKIAPICCTOKEN2' }).personalise!([], { serial: new Uint8Array(10), random: (n) => new Uint8Array(n) }).files![0x0006]!;
+  assert.equal(Buffer.from(two.subarray(0, 32)).toString('ascii'), 'JPKIAPICCTOKEN2' + ' '.repeat(17));
+  assert.equal(two.length, 160);
+  assert.equal(Buffer.from(jpkiArea.personalise!([], { serial: new Uint8Array(10), random: (n) => new Uint8Array(n) }).files![0x0006]!.subarray(0, 20)).toString('ascii').trim(), 'JPKIAPICCTOKEN');
+  assert.throws(() => jpkiArea.personalise!([{ dgi: 0x000a, value: new Uint8Array(4) }], { serial: new Uint8Array(10), random: (n) => new Uint8Array(n) }));
 });
