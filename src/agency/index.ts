@@ -1,2 +1,5 @@
-// Public surface of src/agency (empty until this concern is built).
-export {};
+/** The agency: its notice list (R3.2.1o) and the verification flow (R4.2.2). */
+export { NoticeList, agencyApply, refuses, newerNotice } from './notice-list.ts';
+export type { Notice } from './notice-list.ts';
+export { AgencyVerifier } from './verify.ts';
+export type { CardRead, CheckResult, AgencyVerifierOptions } from './verify.ts';

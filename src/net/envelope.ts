@@ -30,6 +30,11 @@ export interface CardStatusBody {
   readonly issuer: string;
   readonly version: number;
   readonly changedAt: string;
+  /**
+   * The holder's resident code (optional): lets the national center answer "card: yes/no"
+   * with identity records (R3.2.1ka) and an agency match a notice by resident code.
+   */
+  readonly residentCode?: string;
 }
 
 /** A card handed in at a move-in municipality, reported to its issuer (R3.2.1i). */
@@ -112,7 +117,7 @@ function posInt(o: Record<string, unknown>, k: string, field: string, min = 1): 
 }
 
 function cardStatusBody(v: unknown, field: string): CardStatusBody {
-  const o = object(v, field, ['cardNumber', 'status', 'issuer', 'version', 'changedAt']);
+  const o = object(v, field, ['cardNumber', 'status', 'issuer', 'version', 'changedAt', 'residentCode']);
   const status = o.status;
   if (!CARD_STATUSES.includes(status as CardStatus)) throw bad(`${field}.status`, `expected one of ${CARD_STATUSES.join(', ')}, got ${shown(status)}`);
   return {
@@ -121,6 +126,7 @@ function cardStatusBody(v: unknown, field: string): CardStatusBody {
     issuer: str(o, 'issuer', field, MUNICIPALITY, 'a 6-digit municipality code'),
     version: posInt(o, 'version', field),
     changedAt: str(o, 'changedAt', field, ISO_TIME, 'an ISO-8601 UTC time'),
+    ...(o.residentCode !== undefined ? { residentCode: str(o, 'residentCode', field, RESIDENT_CODE, 'an 11-digit resident code') } : {}),
   };
 }
 

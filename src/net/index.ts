@@ -31,3 +31,14 @@ export { permanentFailure, transientFailure } from './transport.ts';
 export type { Transport } from './transport.ts';
 export { InProcessNetwork } from './transports/in-process.ts';
 export { checkpointSigningInput, signCheckpoint, verifyCheckpoint, holdCheckpoint, heldCheckpoints } from './checkpoint.ts';
+export {
+  prefectureApply, nationalApply, municipalityApply, withCommon, NOTICED_STATUSES, recordCardStatus, cardStatusOf, cardsOfResident, recordIdentity,
+  currentIdentity, findIdentities, nameKey, affairCatalogue, parseAffairCatalogue, decideBody, decideSubject, IdentityQueryService, parseIdentityQuery,
+  IDENTITY_QUERY_PATH, InProcessQueries, HttpsQueryClient, identityQueryRoutes, identityChangesTo,
+} from './routes/index.ts';
+export type {
+  ReturnedCardHook, RouteContext, KnownCardStatus, Affair, AffairBody, AffairCatalogue, AccessRequest, AccessDecision, IdentityQuery, IdentityAnswer,
+  QueryReply, QueryClient,
+} from './routes/index.ts';
+export { startHttpsReceiver, HttpsTransport, MESSAGES_PATH } from './transports/https.ts';
+export type { HttpsReceiver, HttpsReceiverOptions, HttpsTransportOptions } from './transports/https.ts';

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   JUKI_ERR_NET_DENIED: 'A Juki-net peer was refused: no valid certificate from the network CA, a bad envelope signature, a declared sender other than the certificate\'s node, or a message type and route its role may not use. Nothing was applied; the refusal is audited.',
   JUKI_ERR_NET_DELIVERY: 'A Juki-net message could not be delivered now (peer unreachable, no acknowledgement, receiver failed); the outbox keeps it and retries with backoff.',
   JUKI_ERR_NET_TOPOLOGY: 'A topology file is malformed or inconsistent: an unknown prefecture or municipality, a duplicate node, a municipality without its prefecture server, no national center; the message names the entry.',
+  JUKI_ERR_NET_AFFAIR_DENIED: 'An identity-record request was refused by the access decision (R4.1): the requesting body is not a municipality, prefecture or agency, the affair is not in the catalogue for that body, or a municipality asked about a non-resident for an affair that does not allow it. Deny by default; every decision is audited at the answering node.',
+  JUKI_ERR_AGENCY_CARD_NOTICED: 'The agency holds a suspension or abolition notice for this card, or the national center reports the card suspended, abolished or collected: the card is refused and no identity record is requested (R4.2.2).',
   // files and keys
   JUKI_ERR_FILE: 'A file could not be read or written.',
   JUKI_ERR_INTERNAL: 'An unexpected fault inside juki; the details are in the operator log, never in the response.',

@@ -17,7 +17,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Pool } from 'undici';
 import { encodeEnvelope, type Envelope } from '../envelope.ts';
@@ -39,6 +39,11 @@ export interface HttpsReceiverOptions {
   readonly port?: number;
   /** Told about connections refused during the TLS handshake (no or invalid client certificate). */
   readonly onRefused?: (refusal: Refusal) => void;
+  /**
+   * More routes on the same mutual-TLS listener (the identity-record query API); `peerOf`
+   * gives a request's peer node from its client certificate, exactly as the message route does.
+   */
+  readonly routes?: (app: FastifyInstance, peerOf: (req: FastifyRequest) => NodeSpec | null) => void | Promise<void>;
 }
 
 export interface HttpsReceiver {
@@ -71,24 +76,25 @@ export async function startHttpsReceiver(options: HttpsReceiverOptions): Promise
   // The body is the envelope's wire text; the Gate parses and checks it itself.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  app.post(MESSAGES_PATH, { schema: { response: { 200: Reply, 400: Failure, 403: Failure, 503: Failure } } }, async (req, reply) => {
+  const peerOf = (req: FastifyRequest): NodeSpec | null => {
     const socket = req.raw.socket as TLSSocket;
-    let peer: NodeSpec | null = null;
-    if (socket.authorized) {
-      const cert = socket.getPeerCertificate();
-      if (cert && cert.raw) {
-        try {
-          peer = verifyNodeCertificate(cert.raw, ca);
-        } catch {
-          peer = null;
-        }
-      }
+    if (!socket.authorized) return null;
+    const cert = socket.getPeerCertificate();
+    if (!cert || !cert.raw) return null;
+    try {
+      return verifyNodeCertificate(cert.raw, ca);
+    } catch {
+      return null;
     }
+  };
+  app.post(MESSAGES_PATH, { schema: { response: { 200: Reply, 400: Failure, 403: Failure, 503: Failure } } }, async (req, reply) => {
+    const peer = peerOf(req);
     const result = await options.gate.accept(peer, req.body);
     if (result.ok) return reply.status(200).send({ receipt: result.receipt });
     const status = result.code === 'JUKI_ERR_NET_DENIED' ? 403 : result.permanent ? 400 : 503;
     return reply.status(status).send({ code: result.code, message: result.message });
   });
+  if (options.routes) await options.routes(app, peerOf);
   const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   return { url: url.replace(/^http:/, 'https:'), server: app, close: () => app.close() };
 }

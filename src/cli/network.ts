@@ -1,0 +1,188 @@
+/**
+ * Juki-net in a running process (docs/network.md "Running a network"): the network PKI on
+ * disk, and per node the outbox, the inbox with its role's apply handler, the Gate, the relay,
+ * and the identity-record query service (national center, prefectures) and client.
+ *
+ *   in-process   `juki up`: every node of the process on one InProcessNetwork (the peer
+ *                identity is each node's certificate, verified against the network CA)
+ *   https        `juki serve --pki DIR --peers FILE`: the node listens with mutual TLS at its
+ *                address in the peers file; messages and queries go to the peers' addresses
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Transaction } from 'kysely';
+import { AgencyVerifier, NoticeList, agencyApply } from '../agency/index.ts';
+import { AuditLog } from '../audit/index.ts';
+import type { Database, Schema } from '../db/index.ts';
+import {
+  Gate, HttpsQueryClient, HttpsTransport, IdentityQueryService, Inbox, InProcessNetwork, InProcessQueries, Outbox, Relay, SqlNetStore, auditRefusals,
+  createNetworkCa, identityChangesTo, identityQueryRoutes, issueNodeCertificate, municipalityApply, nationalApply, nodeId, prefectureApply,
+  startHttpsReceiver, withCommon, type ApplyMessage, type HttpsReceiver, type NodeCredentials, type NodeSpec, type QueryClient, type ReturnedCardHook,
+  type Topology, type Transport,
+} from '../net/index.ts';
+import type { RegisterChangeHook } from '../register/index.ts';
+import { JukiError } from '../util/index.ts';
+
+type Trx = Transaction<Schema>;
+
+/** A network PKI on disk, as `juki pki init` writes it. */
+export interface NetworkPki {
+  readonly dir: string;
+  readonly caPem: string;
+  credentials(spec: NodeSpec): NodeCredentials;
+}
+
+/** Load the PKI under `dir` (ca.crt, nodes/<id>.crt and .key). */
+export function loadPki(dir: string): NetworkPki {
+  const read = (p: string) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch (e) {
+      throw new JukiError('JUKI_ERR_FILE', `pki: cannot read ${p}: ${(e as Error).message} (make it with juki pki init)`, { field: 'pki' });
+    }
+  };
+  const caPem = read(join(dir, 'ca.crt'));
+  return {
+    dir,
+    caPem,
+    credentials: (spec) => ({ spec, certPem: read(join(dir, 'nodes', `${nodeId(spec)}.crt`)), keyPem: read(join(dir, 'nodes', `${nodeId(spec)}.key`)) }),
+  };
+}
+
+/**
+ * The embedded default's PKI under `dir`: made on first start (CA and a certificate per node
+ * of the topology, keys 0600), loaded afterwards; a node added to the topology later gets its
+ * certificate when first needed, while the CA key is still here.
+ */
+export async function ensurePki(dir: string, topology: Topology): Promise<NetworkPki> {
+  mkdirSync(join(dir, 'nodes'), { recursive: true });
+  let ca: { certPem: string; keyPem: string };
+  if (existsSync(join(dir, 'ca.crt'))) {
+    ca = { certPem: readFileSync(join(dir, 'ca.crt'), 'utf8'), keyPem: existsSync(join(dir, 'ca.key')) ? readFileSync(join(dir, 'ca.key'), 'utf8') : '' };
+  } else {
+    ca = await createNetworkCa();
+    writeFileSync(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'ca.crt'), ca.certPem, { mode: 0o644 });
+  }
+  for (const node of topology.nodes) {
+    const crt = join(dir, 'nodes', `${node.id}.crt`);
+    if (existsSync(crt)) continue;
+    if (!ca.keyPem) throw new JukiError('JUKI_ERR_FILE', `pki: no certificate for ${node.id} under ${dir}, and no CA key to issue one`, { field: 'pki' });
+    const creds = await issueNodeCertificate(ca, node.spec);
+    writeFileSync(join(dir, 'nodes', `${node.id}.key`), creds.keyPem, { mode: 0o600 });
+    writeFileSync(crt, creds.certPem, { mode: 0o644 });
+  }
+  return loadPki(dir);
+}
+
+/** One network a process's nodes join. */
+export type NetworkPlan =
+  | { readonly kind: 'in-process'; readonly pki: NetworkPki; readonly topology: Topology; readonly network: InProcessNetwork; readonly queries: InProcessQueries }
+  | { readonly kind: 'https'; readonly pki: NetworkPki; readonly topology: Topology; readonly host?: string };
+
+export function inProcessPlan(pki: NetworkPki, topology: Topology): NetworkPlan {
+  return { kind: 'in-process', pki, topology, network: new InProcessNetwork(pki.caPem), queries: new InProcessQueries(pki.caPem) };
+}
+
+/** What a role sees of its node's network before it starts (RoleContext.net). */
+export interface NodeNet {
+  readonly topology: Topology;
+  readonly outbox: Outbox<Trx>;
+  readonly audit: AuditLog;
+  /** Identity-record queries, as this node (its certificate). */
+  readonly queries: QueryClient;
+  /** Municipalities: chain into the register's onChange to announce identity records to the prefecture. */
+  readonly identityChanges?: RegisterChangeHook;
+  /** Agencies: the notice list and the verification flow. */
+  readonly agency?: { readonly list: NoticeList; readonly verifier: AgencyVerifier };
+  /** Run a relay round soon (after enqueueing outside the inbox). */
+  notify(): void;
+}
+
+/** What a mounted role gives back to the network. */
+export interface RoleNetHooks {
+  readonly returnedCard?: ReturnedCardHook;
+}
+
+export interface StartedNodeNet {
+  readonly net: NodeNet;
+  /** Start receiving and delivering with the role's hooks. */
+  start(hooks: RoleNetHooks): Promise<{ readonly url?: string }>;
+  close(): Promise<void>;
+}
+
+/** Relay rounds when idle: short, so a message enqueued by another component goes out soon. */
+const IDLE_MS = 200;
+
+/** Prepare a node's network side; `start` once its role is mounted. */
+export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Database): StartedNodeNet {
+  const id = nodeId(spec);
+  if (!plan.topology.node(id)) throw new JukiError('JUKI_ERR_NET_TOPOLOGY', `${id} is not in the network's topology`, { field: 'topology' });
+  const creds = plan.pki.credentials(spec);
+  const store = new SqlNetStore(database);
+  const outbox = new Outbox(store, id);
+  const audit = new AuditLog(database, id);
+  const answers = spec.role === 'national' || spec.role === 'prefecture' ? new IdentityQueryService({ database, audit }) : undefined;
+  const addressOf = (n: string) => plan.topology.node(n)?.address;
+  const queries: QueryClient = plan.kind === 'in-process'
+    ? plan.queries.connect(creds.certPem)
+    : new HttpsQueryClient({ credentials: creds, caPem: plan.pki.caPem, addressOf });
+  const list = spec.role === 'agency' ? new NoticeList(() => database.db) : undefined;
+  let relay: Relay<Trx> | undefined;
+  let transport: Transport | undefined;
+  let receiver: HttpsReceiver | undefined;
+  const detach: (() => void)[] = [];
+  const net: NodeNet = {
+    topology: plan.topology,
+    outbox,
+    audit,
+    queries,
+    ...(spec.role === 'municipality' ? { identityChanges: identityChangesTo(outbox, id, plan.topology.prefectureOf(spec.code!)) } : {}),
+    ...(list ? { agency: { list, verifier: new AgencyVerifier({ list, queries, audit }) } } : {}),
+    notify: () => relay?.notify(),
+  };
+  return {
+    net,
+    async start(hooks) {
+      const ctx = { self: spec, outbox, audit, topology: plan.topology };
+      let apply: ApplyMessage<Trx>;
+      switch (spec.role) {
+        case 'prefecture': apply = prefectureApply(ctx); break;
+        case 'national': apply = nationalApply(ctx); break;
+        case 'municipality': apply = municipalityApply({ ...ctx, ...(hooks.returnedCard ? { returnedCard: hooks.returnedCard } : {}) }); break;
+        case 'agency': apply = agencyApply({ self: spec, audit, list: list! }); break;
+        default: apply = withCommon(ctx, async () => false);
+      }
+      const inbox = new Inbox(store, id, async (trx, e) => {
+        await apply(trx, e);
+      });
+      const gate = new Gate({ self: spec, inbox, onRefused: auditRefusals(audit) });
+      let url: string | undefined;
+      if (plan.kind === 'in-process') {
+        detach.push(plan.network.attach(gate));
+        if (answers) detach.push(plan.queries.serve(id, answers));
+        transport = plan.network.connect(creds.certPem);
+      } else {
+        const address = addressOf(id);
+        if (!address) throw new JukiError('JUKI_ERR_NET_TOPOLOGY', `peers: ${id} has no address to listen on`, { field: 'peers' });
+        const u = new URL(address);
+        receiver = await startHttpsReceiver({
+          credentials: creds, caPem: plan.pki.caPem, gate, host: plan.host ?? u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port),
+          ...(answers ? { routes: identityQueryRoutes(answers) } : {}),
+        });
+        url = receiver.url;
+        transport = new HttpsTransport({ credentials: creds, caPem: plan.pki.caPem, addressOf });
+      }
+      relay = new Relay(outbox, transport, { idleMs: IDLE_MS });
+      relay.start();
+      return url ? { url } : {};
+    },
+    async close() {
+      await relay?.stop();
+      for (const d of detach.splice(0)) d();
+      await receiver?.close();
+      await transport?.close();
+      await queries.close();
+    },
+  };
+}

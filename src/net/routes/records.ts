@@ -1,0 +1,111 @@
+/**
+ * What prefectures and the national center keep from the messages they apply: card statuses
+ * (net_card_status) and identity records (net_identity_records), migration 0006. Writes run
+ * inside the inbox's transaction; the highest version wins, so nothing moves back.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Schema } from '../../db/index.ts';
+import type { IdentityRecord } from '../../register/index.ts';
+import { JukiError } from '../../util/index.ts';
+import type { CardStatus, CardStatusBody, IdentityChangeBody } from '../envelope.ts';
+
+export type Trx = Transaction<Schema>;
+type Db = Kysely<Schema> | Trx;
+
+export interface KnownCardStatus {
+  readonly cardNumber: string;
+  readonly issuer: string;
+  readonly status: CardStatus;
+  readonly version: number;
+  readonly changedAt: string;
+}
+
+/**
+ * Record a card's announced status. Returns the status it replaced (undefined for a card new
+ * here) and whether it was newer than what this node held.
+ */
+export async function recordCardStatus(trx: Trx, body: CardStatusBody, from: string, at: string): Promise<{ previous?: CardStatus; newer: boolean }> {
+  const row = await trx.selectFrom('net_card_status').select(['status', 'version']).where('card_number', '=', body.cardNumber).executeTakeFirst();
+  if (row && row.version >= body.version) return { previous: row.status as CardStatus, newer: false };
+  const values = { issuer: body.issuer, resident_code: body.residentCode ?? null, status: body.status, version: body.version, changed_at: body.changedAt, received_from: from, updated_at: at };
+  if (row) await trx.updateTable('net_card_status').set(values).where('card_number', '=', body.cardNumber).execute();
+  else await trx.insertInto('net_card_status').values({ card_number: body.cardNumber, ...values }).execute();
+  return { ...(row ? { previous: row.status as CardStatus } : {}), newer: true };
+}
+
+export async function cardStatusOf(db: Db, cardNumber: string): Promise<KnownCardStatus | undefined> {
+  const r = await db.selectFrom('net_card_status').selectAll().where('card_number', '=', cardNumber).executeTakeFirst();
+  return r ? { cardNumber: r.card_number, issuer: r.issuer, status: r.status as CardStatus, version: r.version, changedAt: r.changed_at } : undefined;
+}
+
+/** Every card of a resident known here (announced with the holder's resident code): for the card yes/no flag. */
+export async function cardsOfResident(db: Db, residentCode: string): Promise<KnownCardStatus[]> {
+  const rows = await db.selectFrom('net_card_status').selectAll().where('resident_code', '=', residentCode).orderBy('card_number').execute();
+  return rows.map((r) => ({ cardNumber: r.card_number, issuer: r.issuer, status: r.status as CardStatus, version: r.version, changedAt: r.changed_at }));
+}
+
+/** Check the record carried by an identity.changed body (a register IdentityRecord). */
+export function checkIdentityRecord(body: IdentityChangeBody, field = 'body.record'): IdentityRecord {
+  const r = body.record as Record<string, unknown> | null;
+  const bad = (what: string) => new JukiError('JUKI_ERR_INVALID_INPUT', `${field}: ${what}`, { field, permanent: true });
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) throw bad('expected an identity record object');
+  if (r.residentCode !== body.residentCode) throw bad(`residentCode ${JSON.stringify(r.residentCode)} is not the message's ${body.residentCode}`);
+  if (r.municipality !== body.municipality) throw bad(`municipality ${JSON.stringify(r.municipality)} is not the message's ${body.municipality}`);
+  const name = r.name as Record<string, unknown> | undefined;
+  if (!name || typeof name.family !== 'string' || typeof name.given !== 'string') throw bad('expected name {family, given}');
+  for (const k of ['birthDate', 'sex', 'address', 'status'] as const) if (typeof r[k] !== 'string') throw bad(`expected ${k} as text`);
+  return r as unknown as IdentityRecord;
+}
+
+/** The key of a name for searching: family and given name joined by one space. */
+export function nameKey(name: { readonly family: string; readonly given: string }): string {
+  return `${name.family.trim()} ${name.given.trim()}`;
+}
+
+/** Record an identity record as its municipality announced it; false if an equal or newer version is held. */
+export async function recordIdentity(trx: Trx, body: IdentityChangeBody, at: string): Promise<boolean> {
+  const record = checkIdentityRecord(body);
+  const row = await trx.selectFrom('net_identity_records').select('version')
+    .where('resident_code', '=', body.residentCode).where('municipality', '=', body.municipality).executeTakeFirst();
+  if (row && row.version >= body.version) return false;
+  const values = {
+    version: body.version, status: record.status, name_key: nameKey(record.name), birth_date: record.birthDate, address: record.address,
+    record: JSON.stringify(record), updated_at: at,
+  };
+  if (row) {
+    await trx.updateTable('net_identity_records').set(values).where('resident_code', '=', body.residentCode).where('municipality', '=', body.municipality).execute();
+  } else {
+    await trx.insertInto('net_identity_records').values({ resident_code: body.residentCode, municipality: body.municipality, ...values }).execute();
+  }
+  return true;
+}
+
+/**
+ * The current identity record of a resident: the one where they are `registered`; failing
+ * that (moved out of every municipality known here, deceased), the most recently changed.
+ */
+export async function currentIdentity(db: Db, residentCode: string): Promise<IdentityRecord | undefined> {
+  const rows = await db.selectFrom('net_identity_records').select(['status', 'record', 'updated_at']).where('resident_code', '=', residentCode).execute();
+  return pickCurrent(rows);
+}
+
+function pickCurrent(rows: readonly { status: string; record: string; updated_at: string }[]): IdentityRecord | undefined {
+  if (rows.length === 0) return undefined;
+  const registered = rows.find((r) => r.status === 'registered');
+  const chosen = registered ?? [...rows].sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))[0]!;
+  return JSON.parse(chosen.record) as IdentityRecord;
+}
+
+/** Identity records by name, birth date and address (exact after trimming); at most `limit` people. */
+export async function findIdentities(db: Db, q: { name: { family: string; given: string }; birthDate: string; address: string }, limit = 10): Promise<IdentityRecord[]> {
+  const rows = await db.selectFrom('net_identity_records').select(['resident_code', 'status', 'record', 'updated_at'])
+    .where('name_key', '=', nameKey(q.name)).where('birth_date', '=', q.birthDate).where('address', '=', q.address.trim())
+    .orderBy('resident_code').limit(limit * 4).execute();
+  const codes = [...new Set(rows.map((r) => r.resident_code))].slice(0, limit);
+  const out: IdentityRecord[] = [];
+  for (const code of codes) {
+    const current = await currentIdentity(db, code);
+    if (current) out.push(current);
+  }
+  return out;
+}
