@@ -1,10 +1,13 @@
 /**
  * Blank cards (R2.2.2): what the card maker delivers. A blank card's issuer security domain
  * holds only transport keys (KVN FF), per card, diversified from the delivery lot's
- * transport master with the card serial; nothing can be installed or personalised without
- * opening SCP03 with them, and SET STATUS refuses to leave "blank" until they are replaced.
+ * transport master with the card serial (diversifyKeySet(master, serial, 'transport', kvn),
+ * src/crypto/diversify.ts); the master itself is never on a card. Nothing can be installed
+ * or personalised without opening SCP03 with the card's transport keys, and SET STATUS
+ * refuses to leave "blank" until they are replaced (PUT KEY).
  */
 import { randomBytes } from 'node:crypto';
+import { diversifyKeySet, KEY_DOMAINS, type MasterKeys, type Scp03StaticKeys } from '../crypto/index.ts';
 import { JukiError, invalid } from '../util/index.ts';
 import type { CardImage } from './image.ts';
 import { MAKER_TRANSPORT_KVN } from './issuer-domain.ts';
@@ -26,10 +29,28 @@ export interface TransportKeys {
   readonly kvn?: number;
 }
 
-export interface BlankCardSpec {
-  /** 10-byte card serial (SCP03 diversification data): maker 2 ‖ lot 4 ‖ sequence 4, say. */
-  readonly serial: Uint8Array;
-  readonly transportKeys: TransportKeys;
+/** A blank card: its serial and either the lot's transport master (the maker's way) or transport keys already diversified for it. */
+export type BlankCardSpec =
+  | {
+    /** 10-byte card serial (SCP03 diversification data): maker 2 ‖ lot 4 ‖ sequence 4, say. */
+    readonly serial: Uint8Array;
+    /** The delivery lot's transport master keys: the card gets keys diversified from them with its serial, never the master. */
+    readonly transportMaster: MasterKeys;
+    /** KVN of the transport key set (default FF, the maker's). */
+    readonly kvn?: number;
+  }
+  | {
+    readonly serial: Uint8Array;
+    /** This card's transport keys, already diversified by the caller (e.g. diversifyKeySet with the lot master). */
+    readonly transportKeys: TransportKeys;
+  };
+
+/**
+ * A card's transport key set as its lot's holder computes it to open SCP03 with the blank card:
+ * diversifyKeySet(master, serial, 'transport', kvn). Per card: two cards of a lot never share keys.
+ */
+export function transportKeysOf(master: MasterKeys, serial: Uint8Array, kvn = MAKER_TRANSPORT_KVN): Scp03StaticKeys {
+  return diversifyKeySet(master, serial, KEY_DOMAINS.transport, kvn);
 }
 
 /** Build a card serial from a maker code, lot number and sequence: 2 ‖ 4 ‖ 4 bytes, big-endian. */
@@ -43,8 +64,9 @@ export function cardSerial(maker: number, lot: number, sequence: number): Uint8A
 
 /** The image of a blank card: lifecycle blank, transport keys only, no applications, a fresh PIN-sealing secret. */
 export function blankCardImage(spec: BlankCardSpec, random: (n: number) => Uint8Array = (n) => new Uint8Array(randomBytes(n))): CardImage {
-  const { serial, transportKeys: t } = spec;
+  const { serial } = spec;
   if (serial.length !== 10) throw invalid('serial', `expected 10 bytes, got ${serial.length}`);
+  const t: TransportKeys = 'transportMaster' in spec ? transportKeysOf(spec.transportMaster, serial, spec.kvn ?? MAKER_TRANSPORT_KVN) : spec.transportKeys;
   for (const k of ['enc', 'mac', 'dek'] as const) {
     const n = t[k].length;
     if (n !== 16 && n !== 32) throw invalid(`transportKeys.${k}`, `expected a 16- or 32-byte AES key, got ${n} bytes`);

@@ -19,7 +19,7 @@ export { cardIdOf } from './image.ts';
 export { MemoryCardStore, SealedCardStore, MemoryBlobStore, FileBlobStore, sealingNames } from './storage.ts';
 export type { CardStore, BlobStore, WritePointHook, SealedCardStoreOptions } from './storage.ts';
 export { ISD_AID, MAKER_TRANSPORT_KVN, isTransportKvn, DGI_KEYSET, LIFECYCLE_CODE, keyCheckValue } from './issuer-domain.ts';
-export { CARD_MODULES, blankCardImage, manufactureBlankCard, cardSerial } from './blank.ts';
+export { CARD_MODULES, blankCardImage, manufactureBlankCard, cardSerial, transportKeysOf } from './blank.ts';
 export type { BlankCardSpec, TransportKeys } from './blank.ts';
 export { basicArea, BASIC_AID, BASIC_FID, BASIC_PIN_REF, BASIC_FILES } from './apps/basic.ts';
 export { operatorCard, OPERATOR_AID, OPERATOR_FID, OPERATOR_PIN_REF, OPERATOR_KEY_REF } from './apps/operator.ts';

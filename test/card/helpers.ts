@@ -4,7 +4,7 @@
  * tests need).
  */
 import { randomBytes } from 'node:crypto';
-import { Scp03HostChannel, type KeyStore, type Scp03StaticKeys, type SecurityLevel } from '../../src/crypto/index.ts';
+import { MemoryKeyStore, Scp03HostChannel, type KeyStore, type MasterKeys, type Scp03StaticKeys, type SecurityLevel } from '../../src/crypto/index.ts';
 import {
   BASIC_AID, BASIC_FID, Card, CARD_MODULES, CommandApdu, ISD_AID, MemoryBlobStore, MemoryCardStore, ORDINANCE_FID, ORDINANCE_MODULE, OPERATOR_AID,
   OPERATOR_FID, ResponseApdu, SealedCardStore, cardIdOf, cardSerial, concat, dgi, keyCheckValue, manufactureBlankCard, type CardStore,
@@ -12,7 +12,10 @@ import {
 } from '../../src/card/index.ts';
 import { createCipheriv } from 'node:crypto';
 
-/** A KeyStore in memory with the interface's rules (destroyed keys stay destroyed, counters only go up). */
+/**
+ * A KeyStore in memory whose maps tests can copy (the power-cut harness clones a whole
+ * "world": image blob and key store). Elsewhere tests use src/crypto's MemoryKeyStore.
+ */
 export class TestKeyStore implements KeyStore {
   readonly description = 'test-memory';
   keys = new Map<string, Uint8Array>();
@@ -138,24 +141,28 @@ export interface MadeCard {
   card: Card;
   host: Host;
   store: CardStore;
-  keyStore: TestKeyStore;
+  keyStore: KeyStore;
   serial: Uint8Array;
   blobs?: MemoryBlobStore;
 }
 
 let serialSeq = 1;
 
-/** A blank card in a memory (or sealed) store, powered on. */
-export function blankCard(opts: { durable?: boolean; keyStore?: TestKeyStore; serial?: Uint8Array; types?: readonly ApplicationType[] } = {}): MadeCard {
+/**
+ * A blank card in a memory (or sealed) store, powered on. Its transport keys are KEYS.transport
+ * (fixed, so tests can open the channel without knowing the card), or with `lot` the keys
+ * diversified from that lot's transport master and the serial (R2.2.2).
+ */
+export function blankCard(opts: { durable?: boolean; keyStore?: KeyStore; serial?: Uint8Array; types?: readonly ApplicationType[]; lot?: MasterKeys } = {}): MadeCard {
   const serial = opts.serial ?? cardSerial(0x4a4b, 7, serialSeq++);
-  const keyStore = opts.keyStore ?? new TestKeyStore();
+  const keyStore = opts.keyStore ?? new MemoryKeyStore();
   let store: CardStore;
   let blobs: MemoryBlobStore | undefined;
   if (opts.durable) {
     blobs = new MemoryBlobStore();
     store = new SealedCardStore({ cardId: cardIdOf(serial), keyStore, blobs });
   } else store = new MemoryCardStore(cardIdOf(serial));
-  manufactureBlankCard(store, { serial, transportKeys: KEYS.transport });
+  manufactureBlankCard(store, opts.lot ? { serial, transportMaster: opts.lot } : { serial, transportKeys: KEYS.transport });
   const card = new Card({ store, types: opts.types ?? CARD_MODULES });
   card.powerOn();
   return { card, host: new Host(card), store, keyStore, serial, blobs };

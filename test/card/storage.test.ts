@@ -72,9 +72,10 @@ class RecordingHost extends Host {
 }
 
 function durableWorld(prepare: (host: Host) => void): World {
-  const m = blankCard({ durable: true });
+  const ks = new TestKeyStore();
+  const m = blankCard({ durable: true, keyStore: ks });
   prepare(m.host);
-  return { blobs: m.blobs!, ks: m.keyStore, cardId: m.store.cardId };
+  return { blobs: m.blobs!, ks, cardId: m.store.cardId };
 }
 
 const setPin = (h: Host) => {
