@@ -118,7 +118,6 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
       if (permission) await counter.staff.authorize(principal, permission, operation);
     };
     const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema, 502: ErrorSchema, 503: ErrorSchema };
-    const security = [{ bearer: [] as string[] }];
     const tags = ['counter'];
 
     app.post('/login/challenge', {
@@ -133,29 +132,29 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
       },
     }, async (req) => counter.staff.login(req.body as { challengeId: string; signature: string; terminalId?: string }));
 
-    app.post('/logout', { schema: { tags, security, response: { 200: Type.Object({ ok: Type.Boolean() }), ...errors } }, preHandler: need(null, 'logout') }, async (req) => {
+    app.post('/logout', { schema: { tags, response: { 200: Type.Object({ ok: Type.Boolean() }), ...errors } }, preHandler: need(null, 'logout') }, async (req) => {
       await counter.staff.logout(req.headers.authorization!.slice(7).trim());
       return { ok: true };
     });
 
-    app.get('/me', { schema: { tags, security, response: { 200: Principal, ...errors } }, preHandler: need(null, 'me') }, async (req) => principals.get(req)!);
+    app.get('/me', { schema: { tags, response: { 200: Principal, ...errors } }, preHandler: need(null, 'me') }, async (req) => principals.get(req)!);
 
-    app.get('/staff', { schema: { tags, security, response: { 200: Type.Array(Member), ...errors } }, preHandler: need('staff.manage', 'list staff') }, async () => counter.staff.list());
+    app.get('/staff', { schema: { tags, response: { 200: Type.Array(Member), ...errors } }, preHandler: need('staff.manage', 'list staff') }, async () => counter.staff.list());
 
     app.post('/staff', {
       schema: {
-        tags, security, summary: 'Enrol a staff member with an operator card (serial and P-256 public key, SPKI DER base64)',
+        tags, summary: 'Enrol a staff member with an operator card (serial and P-256 public key, SPKI DER base64)',
         body: Type.Object({ staffId: Id, name: Text(100), role: Enum(STAFF_ROLES), cardSerial: Serial, publicKey: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
         response: { 201: Member, ...errors },
       },
       preHandler: need('staff.manage', 'enrol staff'),
     }, async (req, reply) => reply.status(201).send(await counter.staff.enroll(actorOf(req), req.body as never)));
 
-    app.get('/terminals', { schema: { tags, security, response: { 200: Type.Array(TerminalS), ...errors } }, preHandler: need('terminal.read', 'list terminals') }, async () => counter.terminals.list());
+    app.get('/terminals', { schema: { tags, response: { 200: Type.Array(TerminalS), ...errors } }, preHandler: need('terminal.read', 'list terminals') }, async () => counter.terminals.list());
 
     app.post('/terminals', {
       schema: {
-        tags, security, body: Type.Object({ terminalId: Id, name: Text(100), reader: Text(100), pinPad: Text(100) }, { additionalProperties: false }),
+        tags, body: Type.Object({ terminalId: Id, name: Text(100), reader: Text(100), pinPad: Text(100) }, { additionalProperties: false }),
         response: { 201: TerminalS, ...errors },
       },
       preHandler: need('terminal.manage', 'register terminal'),
@@ -163,7 +162,7 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
 
     app.post('/stock/lots', {
       schema: {
-        tags, security, summary: 'Receive a delivery lot; each card is re-keyed and enters the safe only if that succeeded (R3.1.1a)',
+        tags, summary: 'Receive a delivery lot; each card is re-keyed and enters the safe only if that succeeded (R3.1.1a)',
         body: Type.Object({ lot: Id, transportKeyRef: Text(128), serials: Type.Array(Serial, { minItems: 1, maxItems: 10000 }) }, { additionalProperties: false }),
         response: { 200: ReceiveS, ...errors },
       },
@@ -171,30 +170,30 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
     }, async (req) => ({ results: await counter.stock.receiveLot(actorOf(req), req.body as never) }));
 
     app.post('/stock/lots/:lot/rekey', {
-      schema: { tags, security, params: Type.Object({ lot: Id }), response: { 200: ReceiveS, ...errors } },
+      schema: { tags, params: Type.Object({ lot: Id }), response: { 200: ReceiveS, ...errors } },
       preHandler: need('stock.receive', 'retry re-key'),
     }, async (req) => ({ results: await counter.stock.rekeyPending(actorOf(req), (req.params as { lot: string }).lot) }));
 
     app.post('/stock/take-out', {
-      schema: { tags, security, body: Type.Object({ terminalId: Id, serial: Type.Optional(Serial) }, { additionalProperties: false }), response: { 200: StockCardS, ...errors } },
+      schema: { tags, body: Type.Object({ terminalId: Id, serial: Type.Optional(Serial) }, { additionalProperties: false }), response: { 200: StockCardS, ...errors } },
       preHandler: need('stock.take-out', 'take out blank card'),
     }, async (req) => counter.stock.takeOut(actorOf(req), req.body as never));
 
     app.post('/stock/:serial/return', {
-      schema: { tags, security, params: Type.Object({ serial: Serial }), response: { 200: StockCardS, ...errors } },
+      schema: { tags, params: Type.Object({ serial: Serial }), response: { 200: StockCardS, ...errors } },
       preHandler: need('stock.take-out', 'return blank card'),
     }, async (req) => counter.stock.returnToSafe(actorOf(req), (req.params as { serial: string }).serial));
 
     app.post('/stock/:serial/spoil', {
       schema: {
-        tags, security, params: Type.Object({ serial: Serial }),
+        tags, params: Type.Object({ serial: Serial }),
         body: Type.Object({ reason: Text(200), witnessedBy: Id }, { additionalProperties: false }), response: { 200: StockCardS, ...errors },
       },
       preHandler: need('stock.spoil', 'spoil blank card'),
     }, async (req) => counter.stock.spoil(actorOf(req), { serial: (req.params as { serial: string }).serial, ...(req.body as { reason: string; witnessedBy: string }) }));
 
     app.get('/stock/:serial', {
-      schema: { tags, security, params: Type.Object({ serial: Serial }), response: { 200: Type.Object({ card: StockCardS, ledger: Type.Array(LedgerS) }), ...errors } },
+      schema: { tags, params: Type.Object({ serial: Serial }), response: { 200: Type.Object({ card: StockCardS, ledger: Type.Array(LedgerS) }), ...errors } },
       preHandler: need('stock.reconcile', 'read blank card'),
     }, async (req) => {
       const serial = (req.params as { serial: string }).serial;
@@ -203,7 +202,7 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
 
     app.post('/stock/reconcile', {
       schema: {
-        tags, security, summary: 'The reconciliation report; with `counted`, the physical count of the safe (R3.1.1i)',
+        tags, summary: 'The reconciliation report; with `counted`, the physical count of the safe (R3.1.1i)',
         body: Type.Object({ counted: Type.Optional(Type.Array(Serial, { maxItems: 100000 })) }, { additionalProperties: false }), response: { 200: ReportS, ...errors },
       },
       preHandler: need('stock.reconcile', 'reconcile stock'),
@@ -211,7 +210,7 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
 
     app.post('/applications', {
       schema: {
-        tags, security, summary: 'Take a card application; refusals are 422 with their reason code (R3.1.2a/i/u)',
+        tags, summary: 'Take a card application; refusals are 422 with their reason code (R3.1.2a/i/u)',
         body: Type.Object({
           kind: Enum(APPLICATION_KINDS), residentCode: ResidentCode, terminalId: Id, disposition: Type.Optional(Enum(REISSUE_DISPOSITIONS)),
           returnedCard: Type.Optional(CardNumber), presentedCard: Type.Optional(CardNumber),
@@ -222,25 +221,25 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
     }, async (req, reply) => reply.status(201).send(await counter.applications.apply(actorOf(req), req.body as never)));
 
     app.get('/applications/:applicationId', {
-      schema: { tags, security, params: Type.Object({ applicationId: Id }), response: { 200: ApplicationS, ...errors } },
+      schema: { tags, params: Type.Object({ applicationId: Id }), response: { 200: ApplicationS, ...errors } },
       preHandler: need('application.create', 'read application'),
     }, async (req) => counter.applications.get((req.params as { applicationId: string }).applicationId));
 
     app.post('/issuances', {
       schema: {
-        tags, security, summary: 'Personalise a blank card for an accepted application; the card is issued-awaiting-pin',
+        tags, summary: 'Personalise a blank card for an accepted application; the card is issued-awaiting-pin',
         body: Type.Object({ applicationId: Id, serial: Serial, terminalId: Id }, { additionalProperties: false }), response: { 201: CardS, ...errors },
       },
       preHandler: need('issuance.run', 'issue card'),
     }, async (req, reply) => reply.status(201).send(await counter.issuance.issue(actorOf(req), req.body as never)));
 
     app.post('/cards/:cardNumber/pin-set', {
-      schema: { tags, security, summary: 'The PIN pad reports the holder set the PIN: the card becomes active', params: Type.Object({ cardNumber: CardNumber }), response: { 200: CardS, ...errors } },
+      schema: { tags, summary: 'The PIN pad reports the holder set the PIN: the card becomes active', params: Type.Object({ cardNumber: CardNumber }), response: { 200: CardS, ...errors } },
       preHandler: need('issuance.run', 'activate card'),
     }, async (req) => counter.issuance.activateOnPinSet(actorOf(req), (req.params as { cardNumber: string }).cardNumber));
 
     app.get('/cards/:cardNumber', {
-      schema: { tags, security, params: Type.Object({ cardNumber: CardNumber }), response: { 200: Type.Object({ card: CardS, history: HistoryS }), ...errors } },
+      schema: { tags, params: Type.Object({ cardNumber: CardNumber }), response: { 200: Type.Object({ card: CardS, history: HistoryS }), ...errors } },
       preHandler: need('card.read', 'read card'),
     }, async (req) => {
       const n = (req.params as { cardNumber: string }).cardNumber;
@@ -249,7 +248,7 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
 
     app.post('/cards/:cardNumber/status', {
       schema: {
-        tags, security, summary: 'Change a card\'s status for a cause, along the configured status machine (R3.2.1a)',
+        tags, summary: 'Change a card\'s status for a cause, along the configured status machine (R3.2.1a)',
         params: Type.Object({ cardNumber: CardNumber }), body: Type.Object({ cause: Enum(Object.keys(CAUSE_PERMISSION)) }, { additionalProperties: false }),
         response: { 200: CardS, ...errors },
       },
@@ -262,7 +261,7 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
 
     app.post('/returned-cards', {
       schema: {
-        tags, security, summary: 'Take in another municipality\'s card at move-in: collected here, the issuer told over Juki-net (R3.2.1i)',
+        tags, summary: 'Take in another municipality\'s card at move-in: collected here, the issuer told over Juki-net (R3.2.1i)',
         body: Type.Object({ cardNumber: CardNumber, issuer: Municipality, residentCode: ResidentCode }, { additionalProperties: false }),
         response: { 201: CardS, ...errors },
       },
