@@ -3,3 +3,4 @@ export { NoticeList, agencyApply, refuses, newerNotice } from './notice-list.ts'
 export type { Notice } from './notice-list.ts';
 export { AgencyVerifier } from './verify.ts';
 export type { CardRead, CheckResult, AgencyVerifierOptions } from './verify.ts';
+export { agencyHttpPlugin } from './http.ts';

@@ -10,7 +10,9 @@ import { SoftwareKeyStore, type KeyStore } from '../crypto/index.ts';
 import { counterHttpPlugin, openCounter } from '../cs/index.ts';
 import type { Database } from '../db/index.ts';
 import { JpkiAuthority, SoftwareSigningKeyStore, jpkiHttpPlugin } from '../jpki/index.ts';
-import type { NodeSpec } from '../net/index.ts';
+import type { NodeSpec, ReturnedCardHook } from '../net/index.ts';
+import { agencyHttpPlugin } from '../agency/index.ts';
+import type { NodeNet } from './network.ts';
 
 export interface RoleContext {
   readonly id: string;
@@ -20,6 +22,8 @@ export interface RoleContext {
   readonly keystoreDir: string;
   /** The public base URL of this process's HTTP server, e.g. `http://127.0.0.1:8392`. */
   readonly baseUrl: string;
+  /** The node's Juki-net side (outbox, queries, ...), when the process runs a network. */
+  readonly net?: NodeNet;
 }
 
 export interface MountedRole {
@@ -27,6 +31,8 @@ export interface MountedRole {
   readonly plugin?: FastifyPluginAsync;
   /** Lines worth printing at start-up (URLs of the role's services). */
   readonly notes: readonly string[];
+  /** Municipalities: the books' side of a `card.returned` message (R3.2.1i), for the inbox. */
+  readonly returnedCard?: ReturnedCardHook;
   close(): Promise<void>;
 }
 
@@ -36,6 +42,8 @@ export async function mountRole(ctx: RoleContext): Promise<MountedRole> {
       return mountJpki(ctx);
     case 'municipality':
       return mountMunicipality(ctx);
+    case 'agency':
+      return mountAgency(ctx);
     default:
       return { notes: [], close: async () => {} };
   }
@@ -81,6 +89,17 @@ async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
       `counter API ${ctx.baseUrl}/${ctx.id}/ (operator-card sign-in: POST /${ctx.id}/login/challenge)`,
       ...(recovered.length ? [`recovered ${recovered.length} interrupted issuance(s): blank cards spoiled for witnessed destruction`] : []),
     ],
+    returnedCard: (trx, body, from) => counter.moves.applyReturnedCard(trx, body, from),
+    close: async () => {},
+  };
+}
+
+/** An agency: its notice list (R3.2.1o) and card verification (R4.2.2) over HTTP for the desk. */
+async function mountAgency(ctx: RoleContext): Promise<MountedRole> {
+  if (!ctx.net?.agency) return { notes: [`${ctx.id}: no Juki-net configured: no notices, no verification`], close: async () => {} };
+  return {
+    plugin: agencyHttpPlugin(ctx.net.agency.list, ctx.net.agency.verifier),
+    notes: [`agency desk API ${ctx.baseUrl}/${ctx.id}/check (notice list: GET /${ctx.id}/notices)`],
     close: async () => {},
   };
 }

@@ -10,6 +10,7 @@ import { checkNodeSpec, nodeId, type NodeSpec } from '../net/index.ts';
 import { createServer } from '../web/index.ts';
 import { JukiError, invalid, projectRoot } from '../util/index.ts';
 import { mountRole, type MountedRole } from './roles.ts';
+import { prepareNodeNet, type NetworkPlan, type StartedNodeNet } from './network.ts';
 import { createServer as createNetServer } from 'node:net';
 
 export interface RunningNode {
@@ -55,6 +56,8 @@ export interface StartOptions {
   readonly host: string;
   readonly port: number;
   readonly keystoreDir: string;
+  /** Join every node to this Juki-net (in-process for `juki up`, HTTPS for `juki serve --pki`). */
+  readonly network?: NetworkPlan;
 }
 
 /**
@@ -64,7 +67,10 @@ export interface StartOptions {
 export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[], options: StartOptions): Promise<Runtime> {
   const nodes: RunningNode[] = [];
   const mounted: MountedRole[] = [];
+  const nets: StartedNodeNet[] = [];
   const closeAll = async () => {
+    // Stop receiving and delivering first, then the roles, then the databases.
+    for (const n of nets) await n.close().catch(() => {});
     for (const m of mounted) await m.close().catch(() => {});
     for (const n of nodes) await n.database.close().catch(() => {});
   };
@@ -79,8 +85,14 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
     for (const { spec, db } of specs) {
       const node = { id: nodeId(spec), spec, database: await openDatabase(db) };
       nodes.push(node);
-      const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl });
+      const net = options.network ? prepareNodeNet(options.network, spec, node.database) : undefined;
+      if (net) nets.push(net);
+      const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl, ...(net ? { net: net.net } : {}) });
       mounted.push(role);
+      if (net) {
+        const started = await net.start(role.returnedCard ? { returnedCard: role.returnedCard } : {});
+        notes.push(`${node.id}: Juki-net ${options.network!.kind}${started.url ? ` (mutual TLS) ${started.url}` : ''}`);
+      }
       if (role.plugin) plugins.push({ prefix: `/${node.id}`, plugin: role.plugin });
       notes.push(...role.notes);
     }

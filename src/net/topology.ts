@@ -74,7 +74,7 @@ export interface TopologyFile {
   readonly nodes: readonly { readonly role: string; readonly code?: string; readonly address?: string }[];
 }
 
-/** The embedded default (`juki up`): the national center, Tokyo, Chiyoda and Chuo, the JPKI CA. */
+/** The embedded default (`juki up`): the national center, Tokyo, Chiyoda and Chuo, the passport agency, the JPKI CA. */
 export const DEFAULT_TOPOLOGY: TopologyFile = {
   version: 1,
   nodes: [
@@ -82,6 +82,7 @@ export const DEFAULT_TOPOLOGY: TopologyFile = {
     { role: 'prefecture', code: '13' },
     { role: 'municipality', code: '131016' },
     { role: 'municipality', code: '131024' },
+    { role: 'agency', code: 'passport' },
     { role: 'jpki' },
   ],
 };

@@ -51,7 +51,7 @@ test('juki up runs the default network, serves health, nodes and OpenAPI, and st
     const url = match[1]!;
     assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
     const nodes = (await (await fetch(`${url}/api/nodes`)).json()) as { id: string; storage: { dialect: string } }[];
-    assert.deepEqual(nodes.map((n) => n.id).sort(), ['jpki', 'municipality-131016', 'municipality-131024', 'national', 'prefecture-13']);
+    assert.deepEqual(nodes.map((n) => n.id).sort(), ['agency-passport', 'jpki', 'municipality-131016', 'municipality-131024', 'national', 'prefecture-13']);
     assert.ok(nodes.every((n) => n.storage.dialect === 'sqlite'));
     const api = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     assert.equal(api.openapi, '3.1.0');

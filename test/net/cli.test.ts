@@ -18,7 +18,7 @@ test('juki pki init makes the network CA and one certificate per node, keys read
     const r = juki(['pki', 'init', '--topology', topo, '--out', join(dir, 'pki'), '--json']);
     assert.equal(r.status, 0, r.stderr);
     const res = JSON.parse(r.stdout) as { ca: string; nodes: { id: string; cert: string; key: string }[] };
-    assert.deepEqual(res.nodes.map((n) => n.id), ['national', 'prefecture-13', 'municipality-131016', 'municipality-131024', 'jpki']);
+    assert.deepEqual(res.nodes.map((n) => n.id), ['national', 'prefecture-13', 'municipality-131016', 'municipality-131024', 'agency-passport', 'jpki']);
     const ca = readFileSync(res.ca, 'utf8');
     for (const n of res.nodes) {
       assert.equal(`${verifyNodeCertificate(readFileSync(n.cert, 'utf8'), ca).role}`, n.id.split('-')[0]);

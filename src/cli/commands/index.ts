@@ -4,6 +4,7 @@ import { auditCheckpointCommand } from './audit-checkpoint.ts';
 import { auditListCommand } from './audit-list.ts';
 import { auditVerifyCommand } from './audit-verify.ts';
 import { conformanceCommand } from './conformance.ts';
+import { netEnqueueCommand } from './net-enqueue.ts';
 import { netPendingCommand } from './net-pending.ts';
 import { pkiInitCommand } from './pki-init.ts';
 import { seedCommand } from './seed.ts';
@@ -20,4 +21,5 @@ export const commands: readonly Command[] = [
   seedCommand,
   pkiInitCommand,
   netPendingCommand,
+  netEnqueueCommand,
 ];

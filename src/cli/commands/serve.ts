@@ -1,13 +1,14 @@
 /** `juki serve`: one node in this process. */
-import { parseRole } from '../../net/index.ts';
+import { loadTopology, parseRole } from '../../net/index.ts';
 import { JukiError } from '../../util/index.ts';
 import { type Command, out } from '../command.ts';
 import { defaultDbLocation, defaultKeystoreDir, parsePort, runUntilSignalled, startNodes } from '../runtime.ts';
+import { loadPki } from '../network.ts';
 
 export const serveCommand: Command = {
   path: ['serve'],
   summary: 'Run one node (one role) in this process',
-  usage: '--role ROLE [--code CODE] [--db SQLITE-PATH|POSTGRES-URL] [--host HOST] [--port PORT] [--keystore DIR] [--json]',
+  usage: '--role ROLE [--code CODE] [--db SQLITE-PATH|POSTGRES-URL] [--pki DIR --peers FILE] [--host HOST] [--port PORT] [--keystore DIR] [--json]',
   options: {
     role: { type: 'string' },
     code: { type: 'string' },
@@ -15,6 +16,8 @@ export const serveCommand: Command = {
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string' },
     keystore: { type: 'string' },
+    pki: { type: 'string' },
+    peers: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
   help: `
@@ -27,6 +30,11 @@ Options:
   --host HOST    address to listen on (default 127.0.0.1)
   --port PORT    TCP port (default 8392; 0 picks a free one)
   --keystore DIR the host key store (default $JUKI_KEYSTORE, else <data dir>/keystore)
+  --pki DIR      the network PKI from juki pki init (ca.crt, nodes/<id>.crt and .key)
+  --peers FILE   the topology file with every node's https://host:port address; this node
+                 listens there with mutual TLS (Juki-net messages, identity-record queries)
+                 and sends to the others' addresses. Without --pki/--peers the node runs
+                 without Juki-net.
   --json         print the node and URL as one JSON line`,
   async run({ values, stdout, stderr }) {
     if (values.role === undefined) {
@@ -36,7 +44,11 @@ Options:
     const db = (values.db as string | undefined) ?? defaultDbLocation(spec);
     const port = parsePort(values.port as string | undefined, 8392);
     const keystoreDir = (values.keystore as string | undefined) ?? defaultKeystoreDir();
-    const runtime = await startNodes([{ spec, db }], { host: values.host as string, port, keystoreDir });
+    if ((values.pki === undefined) !== (values.peers === undefined)) throw new JukiError('JUKI_ERR_USAGE', 'juki serve: --pki DIR and --peers FILE go together');
+    const network = values.pki !== undefined
+      ? { kind: 'https' as const, pki: loadPki(values.pki as string), topology: loadTopology(values.peers as string) }
+      : undefined;
+    const runtime = await startNodes([{ spec, db }], { host: values.host as string, port, keystoreDir, ...(network ? { network } : {}) });
     const node = runtime.nodes[0]!;
     if (values.json) out(stdout, { url: runtime.url, node: { id: node.id, role: spec.role, db: node.database.location } });
     else {

@@ -1,6 +1,8 @@
 /** `juki up`: a small whole network in one process, on SQLite, with embedded defaults. */
-import type { NodeSpec } from '../../net/index.ts';
+import { join } from 'node:path';
+import { DEFAULT_TOPOLOGY, parseTopology, type NodeSpec } from '../../net/index.ts';
 import { type Command, out } from '../command.ts';
+import { ensurePki, inProcessPlan } from '../network.ts';
 import { defaultDataDir, defaultDbLocation, defaultKeystoreDir, parsePort, runUntilSignalled, startNodes } from '../runtime.ts';
 
 /** The embedded default network: grows as roles are built. */
@@ -9,6 +11,7 @@ export const DEFAULT_NETWORK: readonly NodeSpec[] = [
   { role: 'prefecture', code: '13' },
   { role: 'municipality', code: '131016' },
   { role: 'municipality', code: '131024' },
+  { role: 'agency', code: 'passport' },
   { role: 'jpki' },
 ];
 
@@ -25,9 +28,12 @@ export const upCommand: Command = {
   },
   help: `
 Starts the default small network in this process: the national center, the Tokyo
-prefecture server, two municipalities (131016 Chiyoda, 131024 Chuo) and the JPKI
-certification authority, each with its own SQLite file under the data directory, behind
-one HTTP server. Runs until interrupted (Ctrl-C or SIGTERM).
+prefecture server, two municipalities (131016 Chiyoda, 131024 Chuo), the passport agency
+and the JPKI certification authority, each with its own SQLite file under the data
+directory, behind one HTTP server. The nodes form one in-process Juki-net: each has a
+certificate from the network CA under <data dir>/pki (made on first start), and messages
+and identity-record queries carry that identity through the same authoriser as mutual TLS.
+Runs until interrupted (Ctrl-C or SIGTERM).
 
 Options:
   --data-dir DIR   where node databases live (default $JUKI_DATA_DIR, else .juki/data)
@@ -41,9 +47,11 @@ HTTP: GET /healthz, GET /api/nodes, GET /openapi.json; each node's own routes un
   async run({ values, stdout, stderr }) {
     const dataDir = (values['data-dir'] as string | undefined) ?? defaultDataDir();
     const port = parsePort(values.port as string | undefined, 8392);
+    const topology = parseTopology(DEFAULT_TOPOLOGY);
+    const pki = await ensurePki(join(dataDir, 'pki'), topology);
     const runtime = await startNodes(
       DEFAULT_NETWORK.map((spec) => ({ spec, db: defaultDbLocation(spec, dataDir) })),
-      { host: values.host as string, port, keystoreDir: (values.keystore as string | undefined) ?? defaultKeystoreDir(dataDir) },
+      { host: values.host as string, port, keystoreDir: (values.keystore as string | undefined) ?? defaultKeystoreDir(dataDir), network: inProcessPlan(pki, topology) },
     );
     const nodes = runtime.nodes.map((n) => ({ id: n.id, role: n.spec.role, db: n.database.location }));
     if (values.json) out(stdout, { url: runtime.url, nodes });
