@@ -109,6 +109,7 @@ export class IssuanceService {
           throw new JukiError('JUKI_ERR_CS_STOCK_STATE', `serial ${serial}: expected a card taken out for terminal ${terminalId}, but it is ${blank.state}${blank.terminal_id ? ` at ${blank.terminal_id}` : ''}`, { field: 'serial', serial, state: blank.state });
         }
         const kind = a.kind as ApplicationKind;
+        await this.#lockResident(trx, a.resident_code);
         // The register or the cards may have changed since the application was accepted.
         await this.#recheck.check(kind, a.resident_code, {
           disposition: a.prior_disposition ?? undefined,
@@ -147,6 +148,7 @@ export class IssuanceService {
         if (!(await q.executeTakeFirst())) {
           throw new JukiError('JUKI_ERR_CONFLICT', `issuance: the pending issuance of ${applicationId} was resolved by recovery meanwhile`, { field: 'applicationId' });
         }
+        await this.#lockResident(trx, app.resident);
         if (app.prior && app.kind !== 'new') {
           await this.#status.changeIn(trx, actor, app.prior, app.kind === 'reissue' ? 'reissue' : 'renewal');
           if (app.disposition === 'returned' || app.disposition === 'presented') await this.#status.changeIn(trx, actor, app.prior, 'returned');
@@ -215,6 +217,18 @@ export class IssuanceService {
       });
       return stock;
     });
+  }
+
+  /**
+   * On PostgreSQL, lock the resident's register row: reservations and commits for one resident
+   * then run one after the other, so a reservation's checks see a card another terminal has
+   * just committed (rather than reserving, personalising, and failing only at commit). SQLite
+   * write transactions are already exclusive.
+   */
+  async #lockResident(trx: Trx, residentCode: string): Promise<void> {
+    if (this.#ctx.database.dialect !== 'postgres') return;
+    await trx.selectFrom('register_residents').select('resident_code')
+      .where('municipality_code', '=', this.#ctx.municipality).where('resident_code', '=', residentCode).forUpdate().execute();
   }
 
   async #spoilIfAtTerminal(trx: Trx, actor: Actor, p: Pending, reason: string): Promise<string> {

@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { IssuanceService, openCounter } from '../../src/cs/index.ts';
 import { JukiError } from '../../src/util/index.ts';
 import { CHIYODA, CLERK, KEEPER, auditTypes, issueNew, outbox, refuses, setUp, withWorld } from './fixtures.ts';
+import { openTestDb } from '../helpers/db.ts';
 
 const TARO = '10000000001';
 const HANAKO = '10000000002';
 
 test('[R3.1.2a] a new issue needs a registered resident; refused for someone not in the register or moved out, each with its reason code, recorded and audited', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO, HANAKO] });
     await refuses(w.counter.applications.apply(CLERK, { kind: 'new', residentCode: '10000000099', terminalId: 'T1' }), 'JUKI_ERR_CS_NOT_REGISTERED', /not a registered resident of 131016/);
     await w.counter.ctx.register.moveOut({ residentCode: HANAKO, date: '2025-05-01', to: { municipality: '271004', address: '大阪府大阪市' } });
@@ -24,7 +25,7 @@ test('[R3.1.2a] a new issue needs a registered resident; refused for someone not
 });
 
 test('[R3.1.2a] a new issue is refused while a prior card is neither abolished nor collected, and accepted once it is', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO], cards: ['SN0001', 'SN0002'] });
     const first = await issueNew(w, TARO, 'SN0001');
     const e = await refuses(w.counter.applications.apply(CLERK, { kind: 'new', residentCode: TARO, terminalId: 'T1' }), 'JUKI_ERR_CS_PRIOR_CARD_VALID', /issued-awaiting-pin, neither abolished nor collected/);
@@ -38,18 +39,18 @@ test('[R3.1.2a] a new issue is refused while a prior card is neither abolished n
 });
 
 test('[R3.1.2a] a prior card from another municipality counts: the lookup is an interface, and a lookup that cannot answer refuses', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO] });
     await refuses(w.counter.applications.apply(CLERK, { kind: 'new', residentCode: TARO, terminalId: 'T1' }), 'JUKI_ERR_CS_PRIOR_CARD_VALID', /issued by 271004 is active/);
   }, { priorCards: { cardsOf: async () => [{ cardNumber: '271004-SN7777', issuer: '271004', status: 'active', validUntil: '2030-01-01', source: 'municipality-271004' }] } });
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO] });
     await refuses(w.counter.applications.apply(CLERK, { kind: 'new', residentCode: TARO, terminalId: 'T1' }), 'JUKI_ERR_CS_PRIOR_CARD_UNAVAILABLE', /could not be looked up: national center unreachable/);
   }, { priorCards: { cardsOf: async () => { throw new JukiError('JUKI_ERR_NET_DELIVERY', 'national center unreachable'); } } });
 });
 
 test('[R3.1.2i] reissue: the current card must be returned (that very card) or declared lost or burnt; reissue abolishes it and records its return', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO, HANAKO], cards: ['SN0001', 'SN0002', 'SN0003', 'SN0004'] });
     await refuses(w.counter.applications.apply(CLERK, { kind: 'reissue', residentCode: TARO, terminalId: 'T1', disposition: 'lost' }), 'JUKI_ERR_CS_NO_CURRENT_CARD', /apply for a new issue/);
     const old = await issueNew(w, TARO, 'SN0001');
@@ -78,7 +79,7 @@ test('[R3.1.2i] reissue: the current card must be returned (that very card) or d
 });
 
 test('[R3.1.2u] renewal within validity needs the current card presented on the reader', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO], cards: ['SN0001', 'SN0002'] });
     const old = await issueNew(w, TARO, 'SN0001');
     await refuses(w.counter.applications.apply(CLERK, { kind: 'renewal', residentCode: TARO, terminalId: 'T1', presentedCard: old }), 'JUKI_ERR_CS_NOT_WITHIN_VALIDITY', /issued-awaiting-pin/);
@@ -98,7 +99,7 @@ test('[R3.1.2u] renewal within validity needs the current card presented on the 
 });
 
 test('issuance: issued-awaiting-pin until the PIN is set, then active; the blank card is used; status messages in the outbox', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO], cards: ['SN0001'] });
     const n = await issueNew(w, TARO, 'SN0001');
     assert.deepEqual(w.cardStep.requests.map((r) => [r.cardNumber, r.serial, r.residentCode, r.issuer, r.validUntil]), [[n, 'SN0001', TARO, CHIYODA, '2035-05-31']]);
@@ -114,7 +115,7 @@ test('issuance: issued-awaiting-pin until the PIN is set, then active; the blank
 });
 
 test('issuance is all or nothing: a failed card step records no card and spoils the blank card (or leaves it at the terminal when untouched)', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO], cards: ['SN0001', 'SN0002'] });
     await w.counter.stock.takeOut(CLERK, { terminalId: 'T1', serial: 'SN0001' });
     const app = await w.counter.applications.apply(CLERK, { kind: 'new', residentCode: TARO, terminalId: 'T1' });
@@ -140,7 +141,7 @@ test('issuance is all or nothing: a failed card step records no card and spoils 
 });
 
 test('two terminals issuing for the same resident at once: exactly one card is issued', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO], cards: ['SN0001', 'SN0002'] });
     await w.counter.stock.takeOut(CLERK, { terminalId: 'T1', serial: 'SN0001' });
     await w.counter.stock.takeOut({ kind: 'staff', id: 'clerk2' }, { terminalId: 'T2', serial: 'SN0002' });
@@ -155,6 +156,7 @@ test('two terminals issuing for the same resident at once: exactly one card is i
     assert.ok(['JUKI_ERR_CS_ISSUANCE_IN_PROGRESS', 'JUKI_ERR_CS_PRIOR_CARD_VALID'].includes(lost.code), lost.code);
     const cards = await w.database.db.selectFrom('cs_cards').selectAll().where('resident_code', '=', TARO).execute();
     assert.equal(cards.length, 1);
+    assert.equal(w.cardStep.requests.length, 1, 'the loser is refused before its card is touched');
     // The losing blank card never left the terminal: it is still accounted for.
     const states = [(await w.counter.stock.get('SN0001')).state, (await w.counter.stock.get('SN0002')).state].sort();
     assert.deepEqual(states, ['taken-out', 'used']);
@@ -163,7 +165,7 @@ test('two terminals issuing for the same resident at once: exactly one card is i
 });
 
 test('two issuances racing for the same blank card: exactly one uses it', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO, HANAKO], cards: ['SN0001'] });
     await w.counter.stock.takeOut(CLERK, { terminalId: 'T1', serial: 'SN0001' });
     const a1 = await w.counter.applications.apply(CLERK, { kind: 'new', residentCode: TARO, terminalId: 'T1' });
@@ -179,7 +181,7 @@ test('two issuances racing for the same blank card: exactly one uses it', async 
 });
 
 test('a crash in the middle of personalisation is recovered on restart: no card recorded, the blank card spoiled, the application open again', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: [TARO], cards: ['SN0001', 'SN0002'] });
     await w.counter.stock.takeOut(CLERK, { terminalId: 'T1', serial: 'SN0001' });
     const app = await w.counter.applications.apply(CLERK, { kind: 'new', residentCode: TARO, terminalId: 'T1' });

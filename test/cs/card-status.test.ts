@@ -11,7 +11,7 @@ const FROM_STATES: { status: CardLifecycle; suspendedFrom?: CardLifecycle }[] = 
 ];
 
 test('[R3.2.1a] every transition of the configuration is allowed and every other refused; each audited, each allowed one in the outbox', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     let n = 0;
     for (const start of FROM_STATES) {
       for (const cause of Object.keys(STATUS_CAUSES) as StatusCause[]) {
@@ -53,7 +53,7 @@ test('[R3.2.1a] every transition of the configuration is allowed and every other
 });
 
 test('[R3.2.1a] the transitions come from configuration: a stricter machine refuses what the default allows; a malformed one is refused', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await w.database.db.insertInto('cs_cards').values({
       card_number: '131016-X1', serial: null, resident_code: '20000000001', municipality: CHIYODA, status: 'active', suspended_from: null,
       live_resident: '20000000001', issued_at: null, valid_until: null, application_id: null, version: 1, updated_at: '2025-01-01T00:00:00.000Z',
@@ -68,7 +68,7 @@ test('[R3.2.1a] the transitions come from configuration: a stricter machine refu
 });
 
 test('[R3.2.1a] expiry abolishes every card past its validity', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     for (const [n, until] of [['131016-E1', '2025-05-31'], ['131016-E2', '2030-01-01']] as const) {
       await w.database.db.insertInto('cs_cards').values({
         card_number: n, serial: null, resident_code: n === '131016-E1' ? '20000000001' : '20000000002', municipality: CHIYODA, status: 'active', suspended_from: null,
@@ -90,7 +90,7 @@ test('[R3.2.1i counter] the move-in municipality takes the returned card, record
       card_number: '271004-SN5555', serial: 'SN5555', resident_code: '10000000001', municipality: '271004', status: 'active', suspended_from: null,
       live_resident: '10000000001', issued_at: '2024-01-01T00:00:00.000Z', valid_until: '2033-12-31', application_id: null, version: 2, updated_at: '2024-01-01T00:00:00.000Z',
     }).execute();
-    await withWorld(async (w) => {
+    await withWorld(openTestDb(), async (w) => {
       await setUp(w);
       await refuses(w.counter.moves.receiveReturnedCard(CLERK, { cardNumber: '271004-SN5555', issuer: '271004', residentCode: '10000000001' }), 'JUKI_ERR_CS_NOT_REGISTERED');
       await w.counter.ctx.register.moveIn({ resident: resident('10000000001'), date: '2025-05-20', from: { municipality: '271004', address: '大阪府大阪市北区' } });

@@ -5,7 +5,6 @@ import type { Database } from '../../src/db/index.ts';
 import { openCounter, type CardStep, type Counter, type CounterOptions, type PersonalisationRequest, type RekeyStep } from '../../src/cs/index.ts';
 import type { ResidentInput } from '../../src/register/index.ts';
 import { JukiError, isJukiError, type ErrorCode } from '../../src/util/index.ts';
-import { openTestDb } from '../helpers/db.ts';
 import assert from 'node:assert/strict';
 
 export const CHIYODA = '131016';
@@ -58,8 +57,9 @@ export interface World {
   clock: Date;
 }
 
-export async function withWorld(fn: (w: World) => Promise<void>, options: CounterOptions & { failRekey?: string[] } = {}): Promise<void> {
-  const database = await openTestDb();
+/** Run `fn` over a fresh counter on `opened` (pass `openTestDb()`: the suite then runs on both dialects in CI). */
+export async function withWorld(opened: Promise<Database>, fn: (w: World) => Promise<void>, options: CounterOptions & { failRekey?: string[] } = {}): Promise<void> {
+  const database = await opened;
   try {
     const rekey = new FakeRekey(new Set(options.failRekey ?? []));
     const cardStep = new FakeCardStep();

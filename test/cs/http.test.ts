@@ -5,11 +5,12 @@ import type { FastifyInstance } from 'fastify';
 import { counterHttpPlugin } from '../../src/cs/index.ts';
 import { createServer } from '../../src/web/server.ts';
 import { auditTypes, operatorSign, setUp, withWorld, type World } from './fixtures.ts';
+import { openTestDb } from '../helpers/db.ts';
 
 const P = '/municipality-131016';
 
 async function withApi(fn: (app: FastifyInstance, w: World) => Promise<void>): Promise<void> {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { residents: ['10000000001'] });
     const app = await createServer({ nodes: [], version: 'test', plugins: [{ prefix: P, plugin: counterHttpPlugin(w.counter) }] });
     try {

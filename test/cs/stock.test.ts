@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN, CLERK, KEEPER, SUPERVISOR, auditTypes, refuses, setUp, withWorld } from './fixtures.ts';
+import { openTestDb } from '../helpers/db.ts';
 
 test('[R3.1.1a] a card enters the safe only after re-keying: a failed re-key leaves it received, out of the safe, and a retry admits it', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w);
     const results = await w.counter.stock.receiveLot(KEEPER, { lot: 'LOT1', transportKeyRef: 'maker:transport:LOT1', serials: ['SN0001', 'SN0002', 'SN0003'] });
     assert.deepEqual(results.map((r) => [r.serial, r.state, r.error?.code]), [
@@ -25,7 +26,7 @@ test('[R3.1.1a] a card enters the safe only after re-keying: a failed re-key lea
 });
 
 test('[R3.1.1i] the ledger records every take-out and return by named staff for a named terminal', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { cards: ['SN0001', 'SN0002'] });
     const out = await w.counter.stock.takeOut(CLERK, { terminalId: 'T1' });
     assert.deepEqual([out.serial, out.state, out.staffId, out.terminalId], ['SN0001', 'taken-out', 'clerk1', 'T1']);
@@ -49,7 +50,7 @@ test('[R3.1.1i] the ledger records every take-out and return by named staff for 
 });
 
 test('[R3.1.1i] spoiling needs a witness who is another staff member allowed to witness; the destruction is in the ledger', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { cards: ['SN0001'] });
     await w.counter.stock.takeOut(CLERK, { terminalId: 'T1', serial: 'SN0001' });
     await refuses(w.counter.stock.spoil(SUPERVISOR, { serial: 'SN0001', reason: 'printed crooked', witnessedBy: '' }), 'JUKI_ERR_CS_WITNESS', /needs a witness/);
@@ -66,7 +67,7 @@ test('[R3.1.1i] spoiling needs a witness who is another staff member allowed to 
 });
 
 test('[R3.1.1i] reconciliation raises an alarm, in the report and the audit, for a card missing from the records or from the safe', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { cards: ['SN0001', 'SN0002', 'SN0003'] });
     await w.counter.stock.takeOut(CLERK, { terminalId: 'T1', serial: 'SN0003' });
     // Someone removes a card's record behind the ledger's back.
@@ -90,7 +91,7 @@ test('[R3.1.1i] reconciliation raises an alarm, in the report and the audit, for
 });
 
 test('two terminals taking out the same blank card at once: exactly one succeeds', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w, { cards: ['SN0001'] });
     const results = await Promise.allSettled([
       w.counter.stock.takeOut(CLERK, { terminalId: 'T1', serial: 'SN0001' }),
@@ -105,7 +106,7 @@ test('two terminals taking out the same blank card at once: exactly one succeeds
 });
 
 test('bad input to the stock is refused naming the field, and writes nothing', async () => {
-  await withWorld(async (w) => {
+  await withWorld(openTestDb(), async (w) => {
     await setUp(w);
     await refuses(w.counter.stock.receiveLot(KEEPER, { lot: 'LOT1', transportKeyRef: 'ref', serials: ['SN0001', 'bad serial'] }), 'JUKI_ERR_INVALID_INPUT', /^serials\[1\]: expected a card serial/);
     await refuses(w.counter.stock.receiveLot(KEEPER, { lot: 'LOT1', transportKeyRef: 'ref', serials: ['SN0001', 'SN0001'] }), 'JUKI_ERR_INVALID_INPUT', /listed twice/);
