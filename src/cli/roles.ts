@@ -3,13 +3,11 @@
  * close on stop. Roles not listed here so far only hold their database (their services are
  * built by later work and plug in here).
  */
-import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
-import { AuditLog } from '../audit/index.ts';
-import { SoftwareKeyStore, type KeyStore } from '../crypto/index.ts';
 import { counterHttpPlugin, openCounter } from '../cs/index.ts';
 import type { Database } from '../db/index.ts';
-import { JpkiAuthority, SoftwareSigningKeyStore, jpkiHttpPlugin } from '../jpki/index.ts';
+import { jpkiHttpPlugin } from '../jpki/index.ts';
+import { openJpkiCa } from './jpki-ca.ts';
 import type { NodeSpec, ReturnedCardHook } from '../net/index.ts';
 import { agencyHttpPlugin } from '../agency/index.ts';
 import type { NodeNet } from './network.ts';
@@ -54,24 +52,12 @@ export async function mountRole(ctx: RoleContext): Promise<MountedRole> {
  * store (a PKCS#11 token replaces it in production: see docs/jpki.md), CRLs and OCSP over HTTP.
  */
 async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
-  const hostKeys: KeyStore & { close?: () => void } = new SoftwareKeyStore(ctx.keystoreDir);
-  const kek = hostKeys.secretKey(`${ctx.id}:ca-key-kek`);
-  const keys = SoftwareSigningKeyStore.inFolder(join(ctx.keystoreDir, `${ctx.id}-ca-keys`), kek);
-  kek.fill(0);
   const prefix = `/${ctx.id}`;
-  const authority = await JpkiAuthority.open({
-    database: ctx.database,
-    keys,
-    audit: new AuditLog(ctx.database, ctx.id),
-    baseUrl: `${ctx.baseUrl}${prefix}`,
-  });
+  const ca = await openJpkiCa({ id: ctx.id, database: ctx.database, keystoreDir: ctx.keystoreDir, baseUrl: `${ctx.baseUrl}${prefix}` });
   return {
-    plugin: jpkiHttpPlugin(authority),
+    plugin: jpkiHttpPlugin(ca.authority),
     notes: [`JPKI OCSP responder ${ctx.baseUrl}${prefix}/ocsp, CA certificates ${ctx.baseUrl}${prefix}/certs/`],
-    close: async () => {
-      await keys.close?.();
-      hostKeys.close?.();
-    },
+    close: () => ca.close(),
   };
 }
 

@@ -49,7 +49,7 @@ const AppBody = {
   type: 'object',
   required: ['app'],
   additionalProperties: false,
-  properties: { app: { type: 'string', enum: ['basic', 'operator'] }, prompt: { type: 'string', maxLength: 200 } },
+  properties: { app: { type: 'string', enum: ['basic', 'operator', 'jpkiAuth', 'jpkiSign'] }, prompt: { type: 'string', maxLength: 200 } },
 } as const;
 /** Every outcome field, declared: nothing else is serialised (an outcome never holds a PIN). */
 const Outcome = {

@@ -1,6 +1,6 @@
 /** The terminal agent: readers, the PIN pad, the APDU relay to the servers, and the local PIN steps. */
 export { PinEntry, ScriptedPinPad, transmitPinCommand } from './pin-pad.ts';
-export type { PinPad, PinRequest, PinPadResult, Keystrokes } from './pin-pad.ts';
+export type { PinPad, PinRequest, PinPadResult, PinCharacters, Keystrokes } from './pin-pad.ts';
 export {
   PIN_APPLICATIONS, setPinWithPad, verifyPinWithPad, operatorSignWithPad, pinStatus, selectApplication, swMeaning, swHex,
 } from './local-steps.ts';

@@ -9,7 +9,7 @@
 import { concatBytes } from '../crypto/index.ts';
 import { responseData, send, statusWord, type CardTransport } from '../reader/index.ts';
 import { invalid, JukiError, toHex } from '../util/index.ts';
-import { transmitPinCommand, type PinPad, type PinPadResult } from './pin-pad.ts';
+import { transmitPinCommand, type PinCharacters, type PinPad, type PinPadResult } from './pin-pad.ts';
 
 /** An application with a holder PIN: its AID and the PIN's reference and length rules. */
 export interface PinApplication {
@@ -18,12 +18,26 @@ export interface PinApplication {
   readonly pinRef: number;
   readonly minLength: number;
   readonly maxLength: number;
+  /** What the PIN is made of (default digits). */
+  readonly characters?: PinCharacters;
+  /**
+   * The status query answers `63 Cx` while the PIN is still unset (the JPKI AP's habit, so
+   * OpenSC binds): "unset" cannot be told from "set" before trying, so setting goes straight
+   * to CHANGE REFERENCE DATA P1=01, which a set PIN refuses with `69 82`.
+   */
+  readonly unsetAnswersTries?: boolean;
 }
 
-/** The applications whose PINs the pad sets (docs/card-protocol.md, "Applications"). */
+const JPKI_AID = Uint8Array.of(0xd3, 0x92, 0xf0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01);
+
+/** The applications whose PINs the pad sets (docs/card-protocol.md, "Applications", "JPKI area"). */
 export const PIN_APPLICATIONS = {
   basic: { name: 'basic area', aid: Uint8Array.of(0xd3, 0x92, 0xf0, 0x00, 0x4a, 0x55, 0x4b, 0x49, 0x00, 0x01), pinRef: 1, minLength: 4, maxLength: 4 },
   operator: { name: 'operator card', aid: Uint8Array.of(0xd3, 0x92, 0xf0, 0x00, 0x4a, 0x55, 0x4b, 0x49, 0x00, 0x02), pinRef: 1, minLength: 4, maxLength: 8 },
+  /** JPKI user-authentication PIN, EF 0018: 4 digits, 3 tries. */
+  jpkiAuth: { name: 'JPKI user-authentication', aid: JPKI_AID, pinRef: 0x18, minLength: 4, maxLength: 4, unsetAnswersTries: true },
+  /** JPKI signature password, EF 001B: 6–16 of A–Z 0–9 (the card also wants a letter and a digit), 5 tries. */
+  jpkiSign: { name: 'JPKI signature', aid: JPKI_AID, pinRef: 0x1b, minLength: 6, maxLength: 16, characters: 'A-Z0-9', unsetAnswersTries: true },
 } as const satisfies Record<string, PinApplication>;
 
 export type PinApplicationName = keyof typeof PIN_APPLICATIONS;
@@ -107,17 +121,23 @@ function padOutcome(r: Exclude<PinPadResult, { kind: 'entered' }>): PadOutcome {
  *   00 A4 04 0C 0A <AID>              → 90 00
  *   00 20 00 81                       → 69 84 (not set; 63 Cx: already set, nothing asked)
  *   00 24 01 81 04 <PIN from the pad> → 90 00 | 6A 80 | 69 85
+ * JPKI (`unsetAnswersTries`): `00 20 00 98` answers 63 Cx either way (63 C0: blocked, nothing
+ * asked), so the pad is asked and `00 24 01 98 <PIN>` decides: 90 00, or 69 82 (already set).
  */
 export async function setPinWithPad(transport: CardTransport, pad: PinPad, appName: PinApplicationName | PinApplication, prompt?: string): Promise<PinSetOutcome> {
   const app = pinApp(appName);
   const sel = await selectApplication(transport, app.aid);
   if (sel !== 0x9000) return { kind: 'refused', sw: swHex(sel), reason: swMeaning(sel) };
   const status = await pinStatus(transport, app);
-  if (status.kind === 'set' || status.kind === 'blocked') return { kind: 'already-set' };
+  if (status.kind === 'blocked' || (status.kind === 'set' && !app.unsetAnswersTries)) return { kind: 'already-set' };
   if (status.kind === 'unavailable') return { kind: 'refused', sw: status.sw, reason: swMeaning(parseInt(status.sw, 16)) };
-  const r = await pad.collect({ prompt: prompt ?? `Set the ${app.name} PIN (${lengthText(app)})`, minLength: app.minLength, maxLength: app.maxLength, confirm: true });
+  const r = await pad.collect({
+    prompt: prompt ?? `Set the ${app.name} PIN (${lengthText(app)})`, minLength: app.minLength, maxLength: app.maxLength, confirm: true,
+    ...(app.characters ? { characters: app.characters } : {}),
+  });
   if (r.kind !== 'entered') return padOutcome(r);
   const sw = await transmitPinCommand(transport, [0x00, 0x24, 0x01, 0x80 | app.pinRef], r.entry);
+  if (sw === 0x6982 && app.unsetAnswersTries) return { kind: 'already-set' };
   return sw === 0x9000 ? { kind: 'set' } : { kind: 'refused', sw: swHex(sw), reason: swMeaning(sw) };
 }
 
@@ -133,7 +153,7 @@ export async function verifyPinWithPad(transport: CardTransport, pad: PinPad, ap
   const status = await pinStatus(transport, app);
   if (status.kind === 'not-set') return { kind: 'not-set' };
   if (status.kind === 'blocked') return { kind: 'blocked' };
-  const r = await pad.collect({ prompt: prompt ?? `Enter the ${app.name} PIN`, minLength: app.minLength, maxLength: app.maxLength });
+  const r = await pad.collect({ prompt: prompt ?? `Enter the ${app.name} PIN`, minLength: app.minLength, maxLength: app.maxLength, ...(app.characters ? { characters: app.characters } : {}) });
   if (r.kind !== 'entered') return padOutcome(r);
   const sw = await transmitPinCommand(transport, [0x00, 0x20, 0x00, 0x80 | app.pinRef], r.entry);
   if (sw === 0x9000) return { kind: 'verified' };
@@ -179,5 +199,6 @@ async function readPublic(transport: CardTransport, p1: number, what: string): P
 }
 
 function lengthText(app: PinApplication): string {
-  return app.minLength === app.maxLength ? `${app.minLength} digits` : `${app.minLength} to ${app.maxLength} digits`;
+  const what = app.characters === 'A-Z0-9' ? 'characters A-Z 0-9' : 'digits';
+  return app.minLength === app.maxLength ? `${app.minLength} ${what}` : `${app.minLength} to ${app.maxLength} ${what}`;
 }

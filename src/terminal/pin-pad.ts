@@ -20,7 +20,12 @@ export interface PinRequest {
   readonly maxLength: number;
   /** Ask twice and compare (first setting, change): the pad answers `mismatch` when they differ. */
   readonly confirm?: boolean;
+  /** The keys the pad takes: digits (default), or A–Z and 0–9 (the JPKI signature password). */
+  readonly characters?: PinCharacters;
 }
+
+/** What a PIN may be made of: `digits`, or `A-Z0-9` (upper-case letters and digits). */
+export type PinCharacters = 'digits' | 'A-Z0-9';
 
 /** The pad's answer: an entry, the two entries differed, or the person pressed cancel. Never the digits. */
 export type PinPadResult =
@@ -173,7 +178,7 @@ export class ScriptedPinPad implements PinPad {
 }
 
 function shape(s: string, r: PinRequest): 'length' | 'characters' | undefined {
-  if (!/^[0-9]*$/.test(s)) return 'characters';
+  if (!(r.characters === 'A-Z0-9' ? /^[0-9A-Z]*$/ : /^[0-9]*$/).test(s)) return 'characters';
   if (s.length < r.minLength || s.length > r.maxLength) return 'length';
   return undefined;
 }

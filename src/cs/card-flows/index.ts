@@ -5,6 +5,8 @@ export { personaliseCard, checkBasicAreaData, basicAreaDgis, looksIssued } from 
 export type { BasicAreaData, PersonalisationPlan, PersonalisationResult } from './personalise.ts';
 export { setPinOnPinPad, unblockPin, changePinByHolder } from './pin-services.ts';
 export type { UnblockOptions, UnblockResult, HolderPinChange, HolderPinChangeResult, IdentityVerificationRef } from './pin-services.ts';
+export { installJpkiArea } from './jpki-area.ts';
+export type { JpkiAreaPlan, JpkiAreaResult } from './jpki-area.ts';
 export { readCardIdentity } from './identity.ts';
 export type { CardIdentity } from './identity.ts';
 export { operatorLogin, verifyOperatorSignature, newLoginChallenge } from './operator.ts';
