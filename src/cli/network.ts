@@ -106,6 +106,8 @@ export interface RoleNetHooks {
 
 export interface StartedNodeNet {
   readonly net: NodeNet;
+  /** One relay round, waiting for its sends to settle; returns how many were sent (tests drive relays with it). */
+  pump(): Promise<number>;
   /** Start receiving and delivering with the role's hooks. */
   start(hooks: RoleNetHooks): Promise<{ readonly url?: string }>;
   close(): Promise<void>;
@@ -114,14 +116,21 @@ export interface StartedNodeNet {
 /** Relay rounds when idle: short, so a message enqueued by another component goes out soon. */
 const IDLE_MS = 200;
 
+export interface NodeNetOptions {
+  /** The clock of outbox, inbox and backoff, ms (tests inject one). */
+  readonly now?: () => number;
+  /** Run the relay on timers (default true); false: only `pump()` sends. */
+  readonly autoRelay?: boolean;
+}
+
 /** Prepare a node's network side; `start` once its role is mounted. */
-export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Database): StartedNodeNet {
+export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Database, options: NodeNetOptions = {}): StartedNodeNet {
   const id = nodeId(spec);
   if (!plan.topology.node(id)) throw new JukiError('JUKI_ERR_NET_TOPOLOGY', `${id} is not in the network's topology`, { field: 'topology' });
   const creds = plan.pki.credentials(spec);
   const store = new SqlNetStore(database);
-  const outbox = new Outbox(store, id);
-  const audit = new AuditLog(database, id);
+  const outbox = new Outbox(store, id, options.now ? { now: options.now } : {});
+  const audit = new AuditLog(database, id, options.now ? { now: () => new Date(options.now!()) } : {});
   const answers = spec.role === 'national' || spec.role === 'prefecture' ? new IdentityQueryService({ database, audit }) : undefined;
   const addressOf = (n: string) => plan.topology.node(n)?.address;
   const queries: QueryClient = plan.kind === 'in-process'
@@ -144,7 +153,7 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
   return {
     net,
     async start(hooks) {
-      const ctx = { self: spec, outbox, audit, topology: plan.topology };
+      const ctx = { self: spec, outbox, audit, topology: plan.topology, ...(options.now ? { now: () => new Date(options.now!()) } : {}) };
       let apply: ApplyMessage<Trx>;
       switch (spec.role) {
         case 'prefecture': apply = prefectureApply(ctx); break;
@@ -153,9 +162,7 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
         case 'agency': apply = agencyApply({ self: spec, audit, list: list! }); break;
         default: apply = withCommon(ctx, async () => false);
       }
-      const inbox = new Inbox(store, id, async (trx, e) => {
-        await apply(trx, e);
-      });
+      const inbox = new Inbox(store, id, apply, options.now ? { now: options.now } : {});
       const gate = new Gate({ self: spec, inbox, onRefused: auditRefusals(audit) });
       let url: string | undefined;
       if (plan.kind === 'in-process') {
@@ -174,8 +181,14 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
         transport = new HttpsTransport({ credentials: creds, caPem: plan.pki.caPem, addressOf });
       }
       relay = new Relay(outbox, transport, { idleMs: IDLE_MS });
-      relay.start();
+      if (options.autoRelay ?? true) relay.start();
       return url ? { url } : {};
+    },
+    async pump() {
+      if (!relay) return 0;
+      const n = await relay.tick();
+      await relay.settle();
+      return n;
     },
     async close() {
       await relay?.stop();
