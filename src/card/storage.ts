@@ -105,8 +105,16 @@ export class FileBlobStore implements BlobStore {
   }
 }
 
+/**
+ * Sealed image layout (version 2):
+ *   "JUKICARD" ‖ 02 ‖ generation (u64 BE) ‖ id length (1) ‖ card id (ASCII hex serial) ‖ IV (12) ‖ AES-256-GCM ciphertext ‖ tag (16)
+ * with the whole header (up to the IV) as associated data, so the generation and the card id
+ * are authenticated; the id is in clear so that a tool given only the file knows which
+ * card's sealing key to ask the key store for (the serial is public: GET DATA 0045).
+ * Version 1 (no id in the header; the id appended to the associated data) is still read.
+ */
 const MAGIC = Buffer.from('JUKICARD', 'ascii');
-const VERSION = 1;
+const VERSION = 2;
 const HEADER = MAGIC.length + 1 + 8; // magic ‖ version ‖ generation (u64 BE)
 const IV = 12;
 const TAG = 16;
@@ -123,6 +131,18 @@ export interface SealedCardStoreOptions {
 export function sealingNames(cardId: string): { key: string; counter: string } {
   const id = cardId.toLowerCase();
   return { key: `card:${id}:image-seal`, counter: `card:${id}:generation` };
+}
+
+/**
+ * The card id a sealed image (version 2) names in its header, without opening it; undefined
+ * when the bytes are not a version-2 sealed image. Not authenticated until load() checks it.
+ */
+export function sealedImageCardId(blob: Uint8Array): string | undefined {
+  if (blob.length < HEADER + 1 + IV + TAG || !MAGIC.equals(Buffer.from(blob.subarray(0, MAGIC.length))) || blob[MAGIC.length] !== VERSION) return undefined;
+  const n = blob[HEADER]!;
+  if (n === 0 || blob.length < HEADER + 1 + n + IV + TAG) return undefined;
+  const id = Buffer.from(blob.subarray(HEADER + 1, HEADER + 1 + n)).toString('latin1');
+  return /^[0-9A-Za-z._:-]{1,64}$/.test(id) ? id : undefined;
 }
 
 /** AES-256-GCM sealed image with an anti-rollback counter in the key store. */
@@ -152,12 +172,24 @@ export class SealedCardStore implements CardStore {
     throw new JukiError('JUKI_ERR_CARD_TAMPERED', `card ${this.cardId}: ${why}; the card's sealing key is destroyed`, { cardId: this.cardId });
   }
 
-  #aad(generation: bigint): Buffer {
+  /** Version 1 associated data: magic ‖ 01 ‖ generation ‖ card id. */
+  #aadV1(generation: bigint): Buffer {
     const h = Buffer.alloc(HEADER + this.cardId.length);
+    MAGIC.copy(h, 0);
+    h[MAGIC.length] = 1;
+    h.writeBigUInt64BE(generation, MAGIC.length + 1);
+    h.write(this.cardId, HEADER, 'ascii'); // binds the image to this card: a swapped image fails GCM
+    return h;
+  }
+
+  /** Version 2 header (also the associated data): magic ‖ 02 ‖ generation ‖ id length ‖ card id. */
+  #header(generation: bigint): Buffer {
+    const h = Buffer.alloc(HEADER + 1 + this.cardId.length);
     MAGIC.copy(h, 0);
     h[MAGIC.length] = VERSION;
     h.writeBigUInt64BE(generation, MAGIC.length + 1);
-    h.write(this.cardId, HEADER, 'ascii'); // binds the image to this card: a swapped image fails GCM
+    h[HEADER] = this.cardId.length;
+    h.write(this.cardId, HEADER + 1, 'ascii');
     return h;
   }
 
@@ -169,18 +201,29 @@ export class SealedCardStore implements CardStore {
       return undefined;
     }
     if (!this.#ks.hasKey(this.#names.key)) this.#tampered('no live sealing key');
-    if (blob.length < HEADER + IV + TAG || !MAGIC.equals(Buffer.from(blob.subarray(0, MAGIC.length))) || blob[MAGIC.length] !== VERSION) {
+    const version = blob[MAGIC.length];
+    if (blob.length < HEADER + IV + TAG || !MAGIC.equals(Buffer.from(blob.subarray(0, MAGIC.length))) || (version !== 1 && version !== VERSION)) {
       this.#tampered('the image header is not a sealed card image');
     }
     const generation = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength).readBigUInt64BE(MAGIC.length + 1);
+    let aad: Buffer;
+    let body = HEADER;
+    if (version === VERSION) {
+      const id = sealedImageCardId(blob);
+      if (id === undefined) return this.#tampered('the image header is not a sealed card image');
+      if (id !== this.cardId) this.#tampered(`the image is card ${id}'s, not ${this.cardId}'s`);
+      aad = this.#header(generation);
+      body = aad.length;
+    } else aad = this.#aadV1(generation);
     const key = this.#ks.secretKey(this.#names.key, false);
     let plain: Buffer;
     try {
-      const iv = blob.subarray(HEADER, HEADER + IV);
+      if (blob.length < body + IV + TAG) throw new Error('short');
+      const iv = blob.subarray(body, body + IV);
       const d = createDecipheriv('aes-256-gcm', key, iv);
-      d.setAAD(this.#aad(generation));
+      d.setAAD(aad);
       d.setAuthTag(blob.subarray(blob.length - TAG));
-      plain = Buffer.concat([d.update(blob.subarray(HEADER + IV, blob.length - TAG)), d.final()]);
+      plain = Buffer.concat([d.update(blob.subarray(body + IV, blob.length - TAG)), d.final()]);
     } catch {
       return this.#tampered('the image fails authentication');
     } finally {
@@ -209,10 +252,11 @@ export class SealedCardStore implements CardStore {
     let sealed: Buffer;
     try {
       const iv = randomBytes(IV);
+      const header = this.#header(generation);
       const c = createCipheriv('aes-256-gcm', key, iv);
-      c.setAAD(this.#aad(generation));
+      c.setAAD(header);
       const ct = Buffer.concat([c.update(plain), c.final()]);
-      sealed = Buffer.concat([this.#aad(generation).subarray(0, HEADER), iv, ct, c.getAuthTag()]);
+      sealed = Buffer.concat([header, iv, ct, c.getAuthTag()]);
     } finally {
       key.fill(0);
       plain.fill(0);

@@ -3,7 +3,13 @@ import type { Command } from '../command.ts';
 import { auditCheckpointCommand } from './audit-checkpoint.ts';
 import { auditListCommand } from './audit-list.ts';
 import { auditVerifyCommand } from './audit-verify.ts';
+import { cardApduCommand } from './card-apdu.ts';
+import { cardInfoCommand } from './card-info.ts';
+import { cardNewCommand } from './card-new.ts';
+import { cardVpcdCommand } from './card-vpcd.ts';
 import { conformanceCommand } from './conformance.ts';
+import { demoCardCommand } from './demo-card.ts';
+import { jpkiRevokeCommand } from './jpki-revoke.ts';
 import { netEnqueueCommand } from './net-enqueue.ts';
 import { netPendingCommand } from './net-pending.ts';
 import { pkiInitCommand } from './pki-init.ts';
@@ -19,6 +25,12 @@ export const commands: readonly Command[] = [
   auditListCommand,
   auditCheckpointCommand,
   seedCommand,
+  cardNewCommand,
+  cardInfoCommand,
+  cardApduCommand,
+  cardVpcdCommand,
+  demoCardCommand,
+  jpkiRevokeCommand,
   pkiInitCommand,
   netPendingCommand,
   netEnqueueCommand,
