@@ -8,11 +8,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { replayCommand, runSeed, runSeeds } from '../../src/net/sim/index.ts';
 
-test('1,000 seeds: every status change reaches every node it must, once, in order, and all nodes agree', async () => {
-  const summary = await runSeeds(1, 1000, { maxFailures: 5 });
+test('1,000 seeds: every status change reaches every node it must, once, in order, and all nodes agree; no agency accepts a card it was told is suspended', async () => {
+  let checks = 0;
+  let refused = 0;
+  const summary = await runSeeds(1, 1000, { maxFailures: 5, onResult: (r) => ((checks += r.checks), (refused += r.refused)) });
   const report = summary.failed.map((f) => `seed ${f.seed} (replay: ${replayCommand(f.seed)}):\n  ${f.violations.slice(0, 5).join('\n  ')}`);
   assert.deepEqual(report, [], report.join('\n'));
   assert.ok(summary.changes > 5000, `expected a real workload, got ${summary.changes} status changes`);
+  // The agency invariant is exercised: desks checked cards, and refused noticed ones.
+  assert.ok(checks > 5000 && refused > 500, `expected agency checks with refusals, got ${checks} checks, ${refused} refused`);
 });
 
 test('a seed replays exactly: same events, same virtual time, same outcome', async () => {

@@ -7,7 +7,9 @@
  *      center, every agency), in order: each node saw versions 1, 2, ..., V of each card;
  *   2. no message was applied twice;
  *   3. all nodes agree on every card's status (the issuer's);
- *   4. nothing is left pending, dead or held.
+ *   4. nothing is left pending, dead or held;
+ *   5. no agency accepted a card it had been told was suspended, abolished or collected
+ *      (agency desks check cards at random times during the run, R4.2.2).
  *
  * A failure names the seed and how to replay it: `npm run sim -- --seed N`.
  */
@@ -15,7 +17,7 @@ import { CARD_STATUSES, type CardStatus } from '../envelope.ts';
 import { parseTopology, subsetTopology } from '../topology.ts';
 import { VirtualClock } from './clock.ts';
 import { SimRandom } from './prng.ts';
-import { World, type Faults, type SimNode } from './world.ts';
+import { World, refusesCard, type Faults, type SimNode } from './world.ts';
 
 export interface SimOptions {
   /** Most events one seed may take before it counts as not converging. Default 200000. */
@@ -36,6 +38,9 @@ export interface SimResult {
   readonly events: number;
   readonly virtualMs: number;
   readonly crashes: number;
+  /** Card checks at agency desks, and how many were refused. */
+  readonly checks: number;
+  readonly refused: number;
 }
 
 /** The command that replays a seed with a full trace. */
@@ -96,6 +101,14 @@ export async function runSeed(seed: number, options: SimOptions = {}): Promise<S
       step(0);
     }
   }
+  // Agency desks check cards at random times (R4.2.2).
+  const agencyNodes = [...world.nodes.values()].filter((n) => n.spec.role === 'agency');
+  for (const a of agencyNodes) {
+    for (let i = 0, k = rng.int(3, 8); i < k; i++) {
+      const { card } = rng.pick(cards);
+      clock.after(rng.int(0, 6000), () => world.check(a, card));
+    }
+  }
   // Crashes: any node, any time in the first seconds, down for a while.
   const crashes = rng.int(0, 3);
   const all = [...world.nodes.values()];
@@ -116,7 +129,7 @@ export async function runSeed(seed: number, options: SimOptions = {}): Promise<S
   if (violations.length === 0) violations.push(...(await checkInvariants(world, cards)));
   return {
     seed, ok: violations.length === 0, violations, nodes: world.nodes.size, cards: cards.length, changes,
-    events: clock.events, virtualMs: clock.now() - START, crashes,
+    events: clock.events, virtualMs: clock.now() - START, crashes, checks: world.checks.length, refused: world.checks.filter((c) => !c.accepted).length,
   };
 }
 
@@ -135,6 +148,12 @@ async function checkInvariants(world: World, cards: readonly { card: string; iss
         out.push(`${card}: ${id} has ${got ? `v${got.version} ${got.status}` : 'nothing'}, issuer ${issuer.id} has v${final.version} ${final.status}`);
       }
     }
+  }
+  for (const c of world.checks) {
+    if (c.accepted && c.told && refusesCard(c.told) && c.told.version > (c.held?.version ?? 0)) {
+      out.push(`${c.agency} accepted ${c.card} although told it was ${c.told.status} (v${c.told.version}); its list held ${c.held ? `v${c.held.version} ${c.held.status}` : 'nothing'}`);
+    }
+    if (c.accepted && refusesCard(c.held)) out.push(`${c.agency} accepted ${c.card} with a ${c.held!.status} notice on its list`);
   }
   for (const node of world.nodes.values()) {
     for (const [id, n] of node.applied) if (n !== 1) out.push(`${node.id}: message ${id} applied ${n} times`);

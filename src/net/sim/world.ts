@@ -66,8 +66,27 @@ export class SimNode {
   }
 }
 
+/** One card check at an agency desk (R4.2.2), and what the agency had been told by then. */
+export interface AgencyCheck {
+  readonly agency: string;
+  readonly card: string;
+  readonly accepted: boolean;
+  /** The latest notice the agency had acknowledged as applied (a receipt `applied`; a `duplicate` may be a held one). */
+  readonly told?: CardState;
+  /** What its notice list held. */
+  readonly held?: CardState;
+}
+
+/** The agency's rule (src/agency/notice-list.ts `refuses`): any status but active refuses the card. */
+export function refusesCard(notice: CardState | undefined): boolean {
+  return notice !== undefined && notice.status !== 'active';
+}
+
 export class World {
   readonly nodes = new Map<string, SimNode>();
+  /** Per agency, per card: the newest notice it acknowledged as applied. */
+  readonly told = new Map<string, Map<string, CardState>>();
+  readonly checks: AgencyCheck[] = [];
   readonly clock: VirtualClock;
   readonly rng: SimRandom;
   readonly topology: Topology;
@@ -137,6 +156,16 @@ export class World {
     return true;
   }
 
+  /** An agency desk checks a card against the agency's notice list (R4.2.2). */
+  check(agency: SimNode, card: string): void {
+    if (!agency.up) return;
+    const held = agency.cards.get(card);
+    const told = this.told.get(agency.id)?.get(card);
+    const accepted = !refusesCard(held);
+    this.checks.push({ agency: agency.id, card, accepted, ...(told ? { told } : {}), ...(held ? { held } : {}) });
+    this.#trace(`${agency.id} checks ${card}: ${accepted ? 'accepted' : `refused (${held!.status})`}`);
+  }
+
   /** Schedule a relay round of `node` in `delay` ms (keeps only the earliest). */
   tick(node: SimNode, delay: number): void {
     const at = this.clock.now() + delay;
@@ -204,6 +233,12 @@ export class World {
                 return;
               }
               const reply = await r.gate.accept(sender.spec, encodeEnvelope(env));
+              if (reply.ok && reply.receipt === 'applied' && !r.crashNow && env.type === 'agency.notice') {
+                const b = env.body as CardStatusBody;
+                const told = this.told.get(r.id) ?? new Map<string, CardState>();
+                this.told.set(r.id, told);
+                if ((told.get(b.cardNumber)?.version ?? 0) < b.version) told.set(b.cardNumber, { status: b.status, version: b.version });
+              }
               this.#trace(`delivered ${env.from} -> ${env.to} ${env.key}#${env.seq}: ${reply.ok ? reply.receipt : reply.message}`);
               if (r.crashNow) {
                 this.crash(r, this.rng.int(50, 2000));
