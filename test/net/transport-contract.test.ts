@@ -49,7 +49,8 @@ class Receiver {
   readonly gate: Gate;
   constructor(readonly database: Database, readonly audit: AuditLog) {
     const inbox = new Inbox(new SqlNetStore(database), 'prefecture-13', async (trx, e) => {
-      await sql`insert into t_effects (message_id) values (${e.id})`.execute(trx);
+      // `n` numbered explicitly: an integer primary key auto-increments on SQLite only.
+      await sql`insert into t_effects (n, message_id) select coalesce(max(n), 0) + 1, ${e.id} from t_effects`.execute(trx);
     });
     this.gate = new Gate({
       self: { role: 'prefecture', code: '13' },
