@@ -9,13 +9,25 @@ import { openDatabase, type Database } from '../../src/db/index.ts';
 
 export const testDialect = process.env.JUKI_TEST_DB?.startsWith('postgres') ? 'postgres' : 'sqlite';
 
-export async function openTestDb(): Promise<Database> {
+/**
+ * Where another process can open a database from openTestDb({ shared: true }) (`juki serve
+ * --db`): the SQLite file, or the PostgreSQL URL with the test schema as its search_path.
+ */
+export const sharedLocation = new WeakMap<Database, string>();
+
+export async function openTestDb(options: { shared?: boolean } = {}): Promise<Database> {
   const url = process.env.JUKI_TEST_DB;
-  if (!url || !url.startsWith('postgres')) return openDatabase(':memory:');
+  if (!url || !url.startsWith('postgres')) {
+    if (!options.shared) return openDatabase(':memory:');
+    const path = tempSqlitePath('shared');
+    const database = await openDatabase(path);
+    sharedLocation.set(database, path);
+    return database;
+  }
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const database = await openDatabase(url, { pgSchema: schema });
   const close = database.close;
-  return {
+  const shared: Database = {
     ...database,
     close: async () => {
       await close();
@@ -28,6 +40,8 @@ export async function openTestDb(): Promise<Database> {
       }
     },
   };
+  if (options.shared) sharedLocation.set(shared, `${url}${url.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`);
+  return shared;
 }
 
 /** A path for a SQLite file that a test may create, under the OS temp folder. */

@@ -53,7 +53,7 @@ Options:
         const e = await outbox.enqueue(trx, { type: values.type as never, from, to: values.to as string, body: body as never });
         await audit.append(trx, {
           type: 'net.message.enqueued', actor: { kind: 'system' }, subject: { kind: 'node', id: from },
-          details: { messageType: e.type, to: e.to, key: e.key, seq: e.seq, id: e.id },
+          details: { messageType: e.type, to: e.to, ordering: e.key, seq: e.seq, id: e.id },
         });
         return e;
       });
