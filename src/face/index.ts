@@ -1,2 +1,3 @@
-// Public surface of src/face (empty until this concern is built).
-export {};
+/** The card face: printed items, the face record for the basic area, and the PDF print job (docs/counter.md "Face print job"). */
+export { FACE_FORMS, checkFaceItems, faceLines, faceRecord, faceFont, renderFacePdf } from './print.ts';
+export type { FaceForm, FaceItems, RenderedFace } from './print.ts';
