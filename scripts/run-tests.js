@@ -48,10 +48,13 @@ if (files.length === 0) {
 
 mkdirSync(join(resultsFile, '..'), { recursive: true });
 const concurrency = process.env.JUKI_TEST_CONCURRENCY ?? '2';
+// A hung test fails after this long instead of holding CI until its limit.
+const timeoutMs = process.env.JUKI_TEST_TIMEOUT_MS ?? '300000';
 const nodeArgs = [
   '--import', 'tsx',
   '--test',
   `--test-concurrency=${concurrency}`,
+  `--test-timeout=${timeoutMs}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${join(root, 'scripts', 'json-reporter.js')}`, `--test-reporter-destination=${resultsFile}`,
   ...files.map((f) => relative(root, f)),
