@@ -109,6 +109,11 @@ export function isLive(status: string): boolean {
 export class CardStatusService {
   readonly #ctx: CsContext;
   readonly transitions: readonly TransitionRule[];
+  /**
+   * Called after a change has committed (e.g. the jpki role revokes the card's certificates);
+   * its failure never undoes the change: the hook records its own outcome.
+   */
+  afterChange: ((card: CardRecord, cause: StatusCause) => Promise<void>) | undefined;
 
   constructor(ctx: CsContext, transitions: readonly TransitionRule[] = DEFAULT_TRANSITIONS) {
     this.#ctx = ctx;
@@ -127,7 +132,9 @@ export class CardStatusService {
     const cardNumber = parseCardNumber(cardNumberInput);
     const cause = parseCause(causeInput);
     try {
-      return await this.#ctx.database.transaction((trx) => this.changeIn(trx, actor, cardNumber, cause));
+      const changed = await this.#ctx.database.transaction((trx) => this.changeIn(trx, actor, cardNumber, cause));
+      await this.afterChange?.(changed, cause).catch(() => undefined);
+      return changed;
     } catch (e) {
       if (e instanceof JukiError && e.code === 'JUKI_ERR_CS_CARD_TRANSITION') {
         await this.#ctx.audit.record({

@@ -11,6 +11,7 @@ import { CardStatusService, type TransitionRule } from './card-status.ts';
 import { csContext, type CsContext, type CsContextOptions } from './context.ts';
 import { IssuanceService, type CardStep, type IssuanceOptions } from './issuance.ts';
 import { MoveService } from './moves.ts';
+import type { PinDesk } from './pin-desk.ts';
 import { LocalPriorCards, type PriorCardLookup } from './prior-cards.ts';
 import { StaffService, type StaffOptions } from './staff.ts';
 import { StockService, type RekeyStep } from './stock.ts';
@@ -24,6 +25,8 @@ export interface CounterOptions extends CsContextOptions {
   readonly transitions?: readonly TransitionRule[];
   readonly staff?: StaffOptions;
   readonly issuance?: IssuanceOptions;
+  /** The PIN services, when the counter's terminals are wired (src/cs/card-steps.ts `openCounterWithCards`). */
+  readonly pins?: (ctx: CsContext, status: CardStatusService) => PinDesk;
 }
 
 export interface Counter {
@@ -35,6 +38,8 @@ export interface Counter {
   readonly applications: ApplicationService;
   readonly issuance: IssuanceService;
   readonly moves: MoveService;
+  /** PIN set at issuance, change, unblock: only with terminals wired. */
+  readonly pins?: PinDesk;
 }
 
 /** Card steps for a node with no card flows wired: every call refuses, touching no card. */
@@ -61,5 +66,6 @@ export function openCounter(database: Database, municipalityCode: string, option
     applications: new ApplicationService(ctx, options.priorCards ?? new LocalPriorCards(status)),
     issuance: new IssuanceService(ctx, { cardStep: options.cardStep ?? NO_CARD_FLOWS, stock, status }, options.issuance),
     moves: new MoveService(ctx, status),
+    ...(options.pins ? { pins: options.pins(ctx, status) } : {}),
   };
 }

@@ -76,6 +76,7 @@ const STATUS_OF: Partial<Record<string, number>> = {
   JUKI_ERR_CS_ISSUANCE_IN_PROGRESS: 409, JUKI_ERR_CS_WITNESS: 422, JUKI_ERR_CS_NOT_REGISTERED: 422, JUKI_ERR_CS_PRIOR_CARD_VALID: 422,
   JUKI_ERR_CS_NO_CURRENT_CARD: 422, JUKI_ERR_CS_CARD_NOT_RETURNED: 422, JUKI_ERR_CS_CARD_NOT_PRESENTED: 422, JUKI_ERR_CS_NOT_WITHIN_VALIDITY: 422,
   JUKI_ERR_CS_PRIOR_CARD_UNAVAILABLE: 503, JUKI_ERR_CS_CARD_STEP: 502,
+  JUKI_ERR_CS_WRONG_CARD: 409, JUKI_ERR_CS_IDENTITY_CHECK: 422, JUKI_ERR_CS_PIN_NOT_SET: 409, JUKI_ERR_READER: 502, JUKI_ERR_CARD_STATE: 409,
 };
 
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -228,7 +229,9 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
     app.post('/issuances', {
       schema: {
         tags, summary: 'Personalise a blank card for an accepted application; the card is issued-awaiting-pin',
-        body: Type.Object({ applicationId: Id, serial: Serial, terminalId: Id }, { additionalProperties: false }), response: { 201: CardS, ...errors },
+        body: Type.Object({
+          applicationId: Id, serial: Serial, terminalId: Id, jpki: Type.Optional(Type.Boolean()), face: Type.Optional(Enum(['form1', 'form2'])),
+        }, { additionalProperties: false }), response: { 201: CardS, ...errors },
       },
       preHandler: need('issuance.run', 'issue card'),
     }, async (req, reply) => reply.status(201).send(await counter.issuance.issue(actorOf(req), req.body as never)));
@@ -258,6 +261,58 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
         void reply;
       },
     }, async (req) => counter.status.change(actorOf(req), (req.params as { cardNumber: string }).cardNumber, (req.body as { cause: StatusCause }).cause));
+
+    // PIN services (R3.1.2ka/ki, R3.2.2a/i): only when the counter's terminals are wired. The PIN goes from the pad to the card; these routes see outcomes only.
+    const pins = counter.pins;
+    if (pins) {
+      const CheckS = Type.Object({
+        checkId: Type.String(), cardNumber: Type.String(), residentCode: Type.String(), purpose: Type.String(), method: Type.String(), staffId: Type.String(),
+        terminalId: Type.String(), checkedAt: Type.String(),
+      });
+      app.post('/cards/:cardNumber/pin', {
+        schema: {
+          tags, summary: 'The first PIN, typed on the terminal\'s PIN pad by the holder, the legal representative, or staff from a voluntary agent\'s sealed notice (R3.1.2ka); the card becomes active',
+          params: Type.Object({ cardNumber: CardNumber }),
+          body: Type.Object({ terminalId: Id, setBy: Enum(['holder', 'legal-representative', 'agent']), agentName: Type.Optional(Text(100)) }, { additionalProperties: false }),
+          response: { 200: Type.Object({ card: CardS, noticeId: Nullable(Type.String()) }), ...errors },
+        },
+        preHandler: need('issuance.run', 'set PIN on the pad'),
+      }, async (req) => pins.setAtIssuance(actorOf(req), { cardNumber: (req.params as { cardNumber: string }).cardNumber, ...(req.body as { terminalId: string; setBy: string }) }));
+
+      app.post('/pin-notices/:noticeId/destroyed', {
+        schema: {
+          tags, summary: 'Record the destruction of a voluntary agent\'s sealed PIN notice (R3.1.2ka)', params: Type.Object({ noticeId: Text(64) }),
+          body: Type.Object({ witnessedBy: Type.Optional(Id) }, { additionalProperties: false }),
+          response: { 200: Type.Object({ noticeId: Type.String(), cardNumber: Type.String(), destroyedAt: Type.String() }), ...errors },
+        },
+        preHandler: need('issuance.run', 'record PIN notice destroyed'),
+      }, async (req) => pins.noticeDestroyed(actorOf(req), { noticeId: (req.params as { noticeId: string }).noticeId, ...(req.body as { witnessedBy?: string }) }));
+
+      app.post('/identity-checks', {
+        schema: {
+          tags, summary: 'Record the identity verification done at the counter before a PIN change or unblock (R3.2.2a, R3.2.2i)',
+          body: Type.Object({ cardNumber: CardNumber, terminalId: Id, purpose: Enum(['pin-change', 'pin-unblock']), method: Text(100) }, { additionalProperties: false }),
+          response: { 201: CheckS, ...errors },
+        },
+        preHandler: need('issuance.run', 'record identity verification'),
+      }, async (req, reply) => reply.status(201).send(await pins.verifyIdentity(actorOf(req), req.body as never)));
+
+      for (const [path, kind] of [['change', 'pin-change'], ['unblock', 'pin-unblock']] as const) {
+        app.post(`/cards/:cardNumber/pin/${path}`, {
+          schema: {
+            tags, summary: kind === 'pin-change'
+              ? 'R3.2.2a: after the recorded identity verification, the PIN is reset over the issuer channel and the holder sets a new one on the pad (the old PIN is not needed)'
+              : 'R3.2.2i: after the recorded identity verification, the blocked PIN is unblocked over the issuer channel and the holder sets a new one on the pad',
+            params: Type.Object({ cardNumber: CardNumber }), body: Type.Object({ terminalId: Id, checkId: Text(64) }, { additionalProperties: false }),
+            response: { 200: Type.Object({ card: CardS, before: Type.String() }), ...errors },
+          },
+          preHandler: need('issuance.run', `PIN ${path}`),
+        }, async (req) => {
+          const input = { cardNumber: (req.params as { cardNumber: string }).cardNumber, ...(req.body as { terminalId: string; checkId: string }) };
+          return kind === 'pin-change' ? pins.change(actorOf(req), input) : pins.unblock(actorOf(req), input);
+        });
+      }
+    }
 
     app.post('/returned-cards', {
       schema: {

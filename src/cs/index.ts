@@ -23,3 +23,8 @@ export { counterHttpPlugin } from './http.ts';
 // Card flows and the basic-area key service (the card side: src/cs/card-flows, src/cs/key-service.ts).
 export * from './card-flows/index.ts';
 export * from './key-service.ts';
+// The real card steps over terminal agents, the PIN services and the wiring (docs/counter.md "End to end").
+export { CounterCardSteps, terminalDirectory, inProcessJpki, jpkiRevocationHook, openCounterWithCards, onCardNumber, faceItems, lotMasterKeyName } from './card-steps.ts';
+export type { TerminalDirectory, JpkiRelay, CounterCardStepsOptions, CounterWithCardsOptions } from './card-steps.ts';
+export { PinDesk, PIN_SETTERS, IDENTITY_PURPOSES } from './pin-desk.ts';
+export type { PinSetter, IdentityPurpose, IdentityCheck, PinSetResult, PinResetResult } from './pin-desk.ts';

@@ -38,8 +38,14 @@ export interface PersonalisationRequest {
   readonly residentCode: string;
   readonly issuer: string;
   readonly validUntil: string;
+  /** The day of issue, YYYY-MM-DD (Japan). */
+  readonly issuedOn: string;
   readonly terminalId: string;
   readonly applicationId: string;
+  /** Personalise the JPKI area too (the jpki role's flow relayed through the terminal). */
+  readonly jpki?: boolean;
+  /** The face layout: form1 (no photo, the default) or form2 (with photo). */
+  readonly face?: 'form1' | 'form2';
 }
 
 /**
@@ -48,6 +54,10 @@ export interface PersonalisationRequest {
  */
 export interface CardStep {
   personalise(request: PersonalisationRequest): Promise<void>;
+  /** Records of the step (the face print job, ...) written inside the issuance's commit transaction. */
+  commit?(trx: Trx, request: PersonalisationRequest, actor: Actor): Promise<void>;
+  /** The issuance failed after `personalise` was called: drop what the step made outside the database (print files). */
+  abandon?(request: PersonalisationRequest): Promise<void>;
 }
 
 export interface IssuanceOptions {
@@ -85,7 +95,7 @@ export class IssuanceService {
   }
 
   /** Issue a card for an accepted application on a blank card taken out for `terminalId`. */
-  async issue(actor: Actor, input: { applicationId: string; serial: string; terminalId: string }): Promise<CardRecord> {
+  async issue(actor: Actor, input: { applicationId: string; serial: string; terminalId: string; jpki?: boolean; face?: 'form1' | 'form2' }): Promise<CardRecord> {
     const applicationId = parseId(input?.applicationId, 'applicationId');
     const serial = parseSerial(input.serial);
     const terminalId = parseId(input.terminalId, 'terminalId');
@@ -93,6 +103,8 @@ export class IssuanceService {
     const issuanceId = this.#ctx.newId();
     const today = todayInJapan(this.#ctx.now());
     const until = validUntil(today, this.#years);
+    if (input.jpki !== undefined && typeof input.jpki !== 'boolean') throw new JukiError('JUKI_ERR_INVALID_INPUT', `jpki: expected true or false, got ${typeof input.jpki}`, { field: 'jpki' });
+    if (input.face !== undefined && input.face !== 'form1' && input.face !== 'form2') throw new JukiError('JUKI_ERR_INVALID_INPUT', `face: expected form1 or form2, got ${JSON.stringify(input.face)}`, { field: 'face' });
 
     // 1. reserve
     let app: { kind: ApplicationKind; resident: string; prior: string | null; disposition: string | null };
@@ -130,9 +142,14 @@ export class IssuanceService {
     }
 
     // 2. the card step
+    const request: PersonalisationRequest = {
+      cardNumber, serial, residentCode: app.resident, issuer: this.#ctx.municipality, validUntil: until, issuedOn: today, terminalId, applicationId,
+      ...(input.jpki ? { jpki: true } : {}), ...(input.face ? { face: input.face } : {}),
+    };
     try {
-      await this.#step.personalise({ cardNumber, serial, residentCode: app.resident, issuer: this.#ctx.municipality, validUntil: until, terminalId, applicationId });
+      await this.#step.personalise(request);
     } catch (e) {
+      await this.#step.abandon?.(request).catch(() => undefined);
       const untouched = e instanceof JukiError && e.details.cardUntouched === true;
       const stock = await this.#fail(actor, issuanceId, untouched, e instanceof JukiError ? e.code : 'JUKI_ERR_INTERNAL');
       throw new JukiError('JUKI_ERR_CS_CARD_STEP', `issuance: personalising card ${serial} failed (${e instanceof JukiError ? e.message : 'unexpected error'}); no card recorded, the blank card is ${stock}`, {
@@ -142,7 +159,7 @@ export class IssuanceService {
 
     // 3. commit
     try {
-      return await this.#ctx.database.transaction(async (trx) => {
+      const issued = await this.#ctx.database.transaction(async (trx) => {
         let q = trx.selectFrom('cs_pending_issuance').selectAll().where('issuance_id', '=', issuanceId);
         if (this.#ctx.database.dialect === 'postgres') q = q.forUpdate();
         if (!(await q.executeTakeFirst())) {
@@ -163,14 +180,22 @@ export class IssuanceService {
         await this.#stock.markUsed(trx, actor, serial, terminalId);
         await trx.updateTable('cs_applications').set({ state: 'issued', card_number: cardNumber, updated_at: at }).where('application_id', '=', applicationId).execute();
         await trx.deleteFrom('cs_pending_issuance').where('issuance_id', '=', issuanceId).execute();
+        await this.#step.commit?.(trx, request, actor);
         await this.#ctx.audit.append(trx, {
           type: 'cs.issuance.completed', actor, subject: { kind: 'resident', id: app.resident },
           details: { application: applicationId, serial, card: cardNumber, stock: 'used' },
         });
         return toRecord(row);
       });
+      const after = this.#status.afterChange;
+      if (app.prior && app.kind !== 'new' && after) {
+        const prior = app.prior;
+        await this.#status.get(prior).then((c) => after(c, app.kind === 'reissue' ? 'reissue' : 'renewal')).catch(() => undefined);
+      }
+      return issued;
     } catch (e) {
       // The card was written but cannot be recorded: it must not be used. Spoil it.
+      await this.#step.abandon?.(request).catch(() => undefined);
       const stock = await this.#fail(actor, issuanceId, false, e instanceof JukiError ? e.code : 'JUKI_ERR_INTERNAL').catch(() => 'unknown');
       if (isUniqueViolation(e)) {
         throw new JukiError('JUKI_ERR_CS_ISSUANCE_IN_PROGRESS', `issuance: another card was recorded for this resident meanwhile; the blank card is ${stock}`, { field: 'applicationId', serial, stock });

@@ -33,6 +33,10 @@ export interface Schema {
   cs_card_history: CsCardHistoryTable;
   cs_applications: CsApplicationsTable;
   cs_pending_issuance: CsPendingIssuanceTable;
+  cs_print_jobs: CsPrintJobsTable;
+  cs_card_jpki: CsCardJpkiTable;
+  cs_identity_checks: CsIdentityChecksTable;
+  cs_pin_notices: CsPinNoticesTable;
 }
 
 /** register: one row per resident of a municipality, current or former (除票). Migration 0001. */
@@ -380,4 +384,54 @@ export interface CsPendingIssuanceTable {
   terminal_id: string;
   staff_id: string;
   started_at: string;
+}
+
+/** The face print job of an issued card (R3.1.2e). Migration 0007. */
+export interface CsPrintJobsTable {
+  job_id: string;
+  card_number: string;
+  application_id: string;
+  /** `form1` | `form2` */
+  form: string;
+  path: string;
+  sha256: string;
+  created_at: string;
+}
+
+/** A card whose JPKI area was personalised at issuance. Migration 0007. */
+export interface CsCardJpkiTable {
+  card_number: string;
+  /** The serial the JPKI certificates name (the card serial, upper-case hex). */
+  jpki_serial: string;
+  /** 1 when a signature certificate was issued too. */
+  sign: number;
+  created_at: string;
+}
+
+/** An identity verification recorded before a PIN change or unblock (R3.2.2a, R3.2.2i). Migration 0007. */
+export interface CsIdentityChecksTable {
+  check_id: string;
+  card_number: string;
+  resident_code: string;
+  /** `pin-change` | `pin-unblock` */
+  purpose: string;
+  method: string;
+  staff_id: string;
+  terminal_id: string;
+  checked_at: string;
+  used_at: string | null;
+}
+
+/** A voluntary agent's sealed PIN notice: opened, typed on the pad, destroyed (R3.1.2ka). Never the PIN. Migration 0007. */
+export interface CsPinNoticesTable {
+  notice_id: string;
+  card_number: string;
+  agent_name: string;
+  opened_by: string;
+  opened_at: string;
+  /** The pad step's outcome kind. */
+  outcome: string;
+  destroyed_by: string | null;
+  witnessed_by: string | null;
+  destroyed_at: string | null;
 }

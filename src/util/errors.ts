@@ -68,6 +68,9 @@ export const ERROR_CODES = {
   JUKI_ERR_CS_APPLICATION_STATE: 'The application is not in a state for this step (already issued or refused, or of another resident).',
   JUKI_ERR_CS_ISSUANCE_IN_PROGRESS: 'Another issuance holds this resident or this blank card (a second terminal, or one left by a crash until recovery); only one can go on.',
   JUKI_ERR_CS_CARD_STEP: 'The card step of an issuance (personalisation) failed; no card was recorded and the blank card is back at the terminal or spoiled, as details say.',
+  JUKI_ERR_CS_WRONG_CARD: 'The card on the terminal\'s reader is not the one the operation names (another blank card, or not the holder\'s card); nothing on it was changed.',
+  JUKI_ERR_CS_IDENTITY_CHECK: 'A PIN change or unblock needs a recorded identity verification for that card and purpose, unused, recent and at the same terminal (R3.2.2a, R3.2.2i); none such was given.',
+  JUKI_ERR_CS_PIN_NOT_SET: 'The PIN pad step did not set the PIN (cancelled, the two entries differed, refused by the card, or already set); details.outcome says which. The card stays as it was: not active.',
   // JPKI certification authority
   JUKI_ERR_JPKI_PUBLIC_KEY: 'A public key given to the JPKI CA is refused: not a DER SubjectPublicKeyInfo, not RSA-2048 with public exponent 65537, or a private key was offered (the CA takes only the public key made on the card).',
 } as const;

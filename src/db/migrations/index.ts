@@ -10,6 +10,7 @@ import { jpkiMigration } from './0003-jpki.ts';
 import { netMigration } from './0004-net.ts';
 import { csMigration } from './0005-cs.ts';
 import { netRoutesMigration } from './0006-net-routes.ts';
+import { csCardStepsMigration } from './0007-cs-card-steps.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001_register': registerMigration,
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0004_net': netMigration,
   '0005_cs': csMigration,
   '0006_net_routes': netRoutesMigration,
+  '0007_cs_card_steps': csCardStepsMigration,
 };
