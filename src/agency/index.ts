@@ -4,3 +4,5 @@ export type { Notice } from './notice-list.ts';
 export { AgencyVerifier } from './verify.ts';
 export type { CardRead, CheckResult, AgencyVerifierOptions } from './verify.ts';
 export { agencyHttpPlugin } from './http.ts';
+export { AgencyCardDesk } from './card-verification.ts';
+export type { AgencyCardDeskOptions, AgencyFaults, CardVerificationResult, StepOutcome, VerificationStep } from './card-verification.ts';

@@ -42,3 +42,5 @@ export type {
 } from './routes/index.ts';
 export { startHttpsReceiver, HttpsTransport, MESSAGES_PATH } from './transports/https.ts';
 export type { HttpsReceiver, HttpsReceiverOptions, HttpsTransportOptions } from './transports/https.ts';
+export { NationalCardReader, InProcessCardReading, decideCardRead, CARD_READER_BASIC_KVN, NATIONAL_BASIC_MASTER_KEYS } from './card-reader.ts';
+export type { CardRelay, CardReadRequest, CardReading, CardReadingClient, NationalCardReaderOptions } from './card-reader.ts';

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   JUKI_ERR_NET_TOPOLOGY: 'A topology file is malformed or inconsistent: an unknown prefecture or municipality, a duplicate node, a municipality without its prefecture server, no national center; the message names the entry.',
   JUKI_ERR_NET_AFFAIR_DENIED: 'An identity-record request was refused by the access decision (R4.1): the requesting body is not a municipality, prefecture or agency, the affair is not in the catalogue for that body, or a municipality asked about a non-resident for an affair that does not allow it. Deny by default; every decision is audited at the answering node.',
   JUKI_ERR_AGENCY_CARD_NOTICED: 'The agency holds a suspension or abolition notice for this card, or the national center reports the card suspended, abolished or collected: the card is refused and no identity record is requested (R4.2.2).',
+  JUKI_ERR_NET_CARD_READ_DENIED: 'The national center refused to read a card\'s basic area through a terminal\'s relay (R4.2.1): the requester is not an agency, or the affair is not in the catalogue for that agency. Deny by default; nothing is sent to the card; the decision is audited at the national center.',
+  JUKI_ERR_AGENCY_PIN_NOT_VERIFIED: 'Card verification at an agency stopped at its first step: the holder\'s PIN was not verified on the terminal\'s PIN pad (wrong, blocked, not set, cancelled), so nothing was read from the card (R4.2.1).',
   // files and keys
   JUKI_ERR_FILE: 'A file could not be read or written.',
   JUKI_ERR_INTERNAL: 'An unexpected fault inside juki; the details are in the operator log, never in the response.',
