@@ -4,7 +4,9 @@
  * built by later work and plug in here).
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { AuditLog } from '../audit/index.ts';
 import { counterHttpPlugin, openCounter } from '../cs/index.ts';
+import { ResidentRegister, auditRegisterChanges, both } from '../register/index.ts';
 import type { Database } from '../db/index.ts';
 import { jpkiHttpPlugin } from '../jpki/index.ts';
 import { openJpkiCa } from './jpki-ca.ts';
@@ -67,7 +69,7 @@ async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
  * are not wired yet (NO_CARD_FLOWS): re-keying and personalising need the terminal agents.
  */
 async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
-  const counter = openCounter(ctx.database, ctx.spec.code!);
+  const counter = openCounter(ctx.database, ctx.spec.code!, municipalityBooks(ctx.database, ctx.spec.code!, ctx.net));
   const recovered = await counter.issuance.recover();
   return {
     plugin: counterHttpPlugin(counter),
@@ -78,6 +80,18 @@ async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
     returnedCard: (trx, body, from) => counter.moves.applyReturnedCard(trx, body, from),
     close: async () => {},
   };
+}
+
+/**
+ * A municipality's audit log and register, the register announcing every change as
+ * `identity.changed` to the prefecture (then the national center) in the change's own
+ * transaction, besides auditing it (`ctx.net.identityChanges`, when the node is on Juki-net).
+ */
+export function municipalityBooks(database: Database, code: string, net?: Pick<NodeNet, 'identityChanges'>, now?: () => Date): { audit: AuditLog; register: ResidentRegister } {
+  const audit = new AuditLog(database, `municipality-${code}`, now ? { now } : {});
+  const audited = auditRegisterChanges(audit, () => ({ kind: 'system' }));
+  const onChange = net?.identityChanges ? both(audited, net.identityChanges) : audited;
+  return { audit, register: new ResidentRegister(database, code, { onChange, ...(now ? { now } : {}) }) };
 }
 
 /** An agency: its notice list (R3.2.1o) and card verification (R4.2.2) over HTTP for the desk. */

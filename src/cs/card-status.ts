@@ -197,7 +197,8 @@ export class CardStatusService {
     if (card.municipality === this.#ctx.municipality && (CARD_STATUSES as readonly string[]).includes(card.status)) {
       await this.#ctx.outbox.enqueue(trx, {
         type: 'card.status', from: this.#ctx.node, to: this.#ctx.prefectureNode,
-        body: { cardNumber: card.card_number, status: card.status as CardStatus, issuer: card.municipality, version: card.version, changedAt: at },
+        // The holder's resident code rides along: the national center answers card yes/no by it (R3.2.1ka).
+        body: { cardNumber: card.card_number, status: card.status as CardStatus, issuer: card.municipality, version: card.version, changedAt: at, residentCode: card.resident_code },
       });
     }
   }
