@@ -38,6 +38,13 @@ export interface AppContext {
   readonly pinKey: Uint8Array;
   /** Make every change to the record durable now, all or nothing (one atomic write). */
   persist(): void;
+  /**
+   * Make this PIN's retry counter (`record.pins[ref].tries`) durable now, when it is the only
+   * change since the last persist: VERIFY's decrement before the comparison and its restore
+   * after a match (R2.2.1e). One atomic write of the counter alone where the store keeps
+   * counters apart from the image (SealedCardStore), else the same as persist().
+   */
+  persistPin(ref: number): void;
   random(n: number): Uint8Array;
   /** For a type with `activatesCard`: the holder has set the PIN, the card becomes active (R2.2.1a). */
   cardActivated(): void;

@@ -170,6 +170,17 @@ export class Card implements CardDevice {
     }
   };
 
+  /** One PIN's retry counter, alone: one atomic write where the store keeps counters apart (R2.2.1e). */
+  #persistPin = (record: AppRecord, ref: number): void => {
+    const store = this.#store;
+    try {
+      if (store.saveRetryCounter) store.saveRetryCounter(this.#image!, record, ref);
+      else store.save(this.#image!);
+    } catch (e) {
+      throw new StorageFault(e);
+    }
+  };
+
   #respond(reply: Reply, limit: number): Uint8Array {
     let data = isSuccessOrWarning(reply.sw) ? (reply.data ?? EMPTY) : EMPTY;
     let sw = reply.sw;
@@ -292,7 +303,7 @@ export class Card implements CardDevice {
     if (cmd.ins === 0x82) return { sw: externalAuthenticate(cmd, state) };
     const handler = type.commands?.get(cmd.ins) ?? COMMON_COMMANDS.get(cmd.ins);
     if (!handler) return { sw: SW.INS_NOT_SUPPORTED };
-    return handler(cmd, new AppCtx(record, type, image, state, this.#view(secured), this.#persist, this.#random));
+    return handler(cmd, new AppCtx(record, type, image, state, this.#view(secured), this.#persist, this.#persistPin, this.#random));
   }
 
   /** The key sets INITIALIZE UPDATE may use while this application is selected: its own, then (if it accepts them) the issuer's. */
@@ -346,6 +357,7 @@ class AppCtx implements AppContext {
   readonly cardLifecycle: CardImage['lifecycle'];
   readonly pinKey: Uint8Array;
   readonly #image: CardImage; // private: a handler reaches its own record only (R2.2.6)
+  readonly #persistPin: (record: AppRecord, ref: number) => void;
   constructor(
     readonly record: AppRecord,
     readonly type: ApplicationType,
@@ -353,12 +365,17 @@ class AppCtx implements AppContext {
     readonly state: SelectionState,
     readonly view: SecurityView,
     readonly persist: () => void,
+    persistPin: (record: AppRecord, ref: number) => void,
     readonly random: (n: number) => Uint8Array,
   ) {
+    this.#persistPin = persistPin;
     this.#image = image;
     this.serial = image.serial;
     this.cardLifecycle = image.lifecycle;
     this.pinKey = image.pinKey;
+  }
+  persistPin(ref: number): void {
+    this.#persistPin(this.record, ref);
   }
   cardActivated(): void {
     if (this.type.activatesCard && this.#image.lifecycle === 'personalised') this.#image.lifecycle = 'active';

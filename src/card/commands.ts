@@ -138,7 +138,7 @@ export const verify: Handler = (cmd, ctx) => {
   const state = pinState(ctx, def);
   if (cmd.data.length === 0) return { sw: pinStatusSw(state) };
   ctx.state.verified.delete(ref);
-  const r = verifyPin(state, def.policy, cmd.data, ctx.pinKey, ctx.record.aid, () => ctx.persist());
+  const r = verifyPin(state, def.policy, cmd.data, ctx.pinKey, ctx.record.aid, () => ctx.persistPin(ref));
   if (r.ok) ctx.state.verified.add(ref);
   return { sw: r.ok ? SW.OK : r.sw };
 };
@@ -175,7 +175,7 @@ export const changeReferenceData: Handler = (cmd, ctx) => {
   if (state.sealed === null) refuse(SW.REF_DATA_NOT_USABLE);
   next = cmd.data.subarray(policy.minLength);
   if (!pinFormatOk(policy, next)) refuse(SW.INCORRECT_DATA);
-  const r = verifyPin(state, policy, cmd.data.subarray(0, policy.minLength), ctx.pinKey, ctx.record.aid, () => ctx.persist());
+  const r = verifyPin(state, policy, cmd.data.subarray(0, policy.minLength), ctx.pinKey, ctx.record.aid, () => ctx.persistPin(policy.ref));
   if (!r.ok) {
     ctx.state.verified.delete(policy.ref);
     return { sw: r.sw };

@@ -16,7 +16,7 @@ export type { PinPolicy } from './pin.ts';
 export type { ApplicationType, AppContext, Handler, Reply, PersoContext } from './application.ts';
 export type { CardImage, CardLifecycle, AppRecord, KeySetRecord } from './image.ts';
 export { cardIdOf } from './image.ts';
-export { MemoryCardStore, SealedCardStore, MemoryBlobStore, FileBlobStore, sealingNames, sealedImageCardId } from './storage.ts';
+export { MemoryCardStore, SealedCardStore, MemoryBlobStore, FileBlobStore, sealingNames, sealedImageCardId, sealedImageVersion, retryCounterName, retryCounterTries, nextRetryCounter } from './storage.ts';
 export type { CardStore, BlobStore, WritePointHook, SealedCardStoreOptions } from './storage.ts';
 export { ISD_AID, MAKER_TRANSPORT_KVN, isTransportKvn, DGI_KEYSET, LIFECYCLE_CODE, keyCheckValue } from './issuer-domain.ts';
 export { CARD_MODULES, blankCardImage, manufactureBlankCard, cardSerial, transportKeysOf } from './blank.ts';

@@ -22,7 +22,11 @@ export interface PinPolicy {
   readonly blockedSw: number;
 }
 
-/** The persistent part of a PIN (in the sealed card image). `sealed` null means not set yet (R2.2.1a). */
+/**
+ * The persistent part of a PIN. `sealed` null means not set yet (R2.2.1a). `sealed` lives in
+ * the card image; `tries` is persisted apart where the store can (SealedCardStore: a monotonic
+ * counter per PIN in the host key store, one atomic write per change, storage.ts).
+ */
 export interface PinState {
   sealed: Uint8Array | null;
   tries: number;

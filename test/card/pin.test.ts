@@ -56,28 +56,39 @@ test('[R2.2.1e] VERIFY blocks the PIN after the 3rd consecutive failure, and eve
 test('[R2.2.1e] the retry counter is decremented durably before the comparison: a power cut or a killed process after a wrong VERIFY cannot undo it', () => {
   const m = activeCard({ durable: true });
   const store = m.store as SealedCardStore;
+  const image = m.blobs!.bytes!.slice();
   m.host.select(BASIC_AID);
-  // cut power at the very first write of VERIFY: the card has not compared yet, and the answer never leaves
-  let cut = true;
+  const fresh = () => {
+    const c = new Card({ store, types: CARD_MODULES });
+    c.powerOn();
+    c.transmit(Uint8Array.of(0x00, 0xa4, 0x04, 0x0c, BASIC_AID.length, ...BASIC_AID));
+    return c;
+  };
+  const tries = (c: Card) => sw(Buffer.from(c.transmit(hex('00200081'))).readUInt16BE(0));
+  // VERIFY's first write is the decrement, and it is its only one before the comparison
+  const points: string[] = [];
+  let cutAt: string | undefined = 'retry-counter:advance';
   store.onWritePoint = (p) => {
-    if (cut && p === 'counter:advance') throw new Error('power cut');
+    points.push(p);
+    if (p === cutAt) throw new Error('power cut');
   };
+  // cut before the decrement's write: nothing landed, and no comparison ran (no 63Cx, no 9000 left the card)
   assert.equal(sw(m.host.verify('0000').sw), '6581', 'the write did not complete: memory failure, card powers down');
-  cut = false;
-  // a fresh process: new Card object over the same storage
-  const again = new Card({ store, types: CARD_MODULES });
-  again.powerOn();
-  const tries = () => {
-    again.transmit(Uint8Array.of(0x00, 0xa4, 0x04, 0x0c, BASIC_AID.length, ...BASIC_AID));
-    return sw(Buffer.from(again.transmit(hex('00200081'))).readUInt16BE(0));
-  };
-  assert.equal(tries(), '63C2', 'the decrement landed even though the comparison never ran');
+  assert.deepEqual(points, ['retry-counter:advance']);
+  assert.equal(tries(fresh()), '63C3');
+  // cut right after the decrement's write, still before the comparison: the decrement landed
+  cutAt = 'done';
+  points.length = 0;
+  const again = fresh();
+  assert.equal(sw(Buffer.from(again.transmit(Uint8Array.of(0x00, 0x20, 0x00, 0x81, 0x04, ...ascii('1234')))).readUInt16BE(0)), '6581', 'even the right PIN: the answer never left');
+  assert.deepEqual(points, ['retry-counter:advance', 'done']);
+  cutAt = undefined;
+  const second = fresh();
+  assert.equal(tries(second), '63C2', 'the decrement landed even though the comparison never ran');
+  assert.deepEqual(m.blobs!.bytes, image, 'a VERIFY writes the key store\'s retry counter, never the image');
   // killing the process right after a wrong VERIFY answered
-  again.transmit(Uint8Array.of(0x00, 0x20, 0x00, 0x81, 0x04, ...ascii('9999')));
-  const third = new Card({ store, types: CARD_MODULES });
-  third.powerOn();
-  third.transmit(Uint8Array.of(0x00, 0xa4, 0x04, 0x0c, BASIC_AID.length, ...BASIC_AID));
-  assert.equal(sw(Buffer.from(third.transmit(hex('00200081'))).readUInt16BE(0)), '63C1');
+  second.transmit(Uint8Array.of(0x00, 0x20, 0x00, 0x81, 0x04, ...ascii('9999')));
+  assert.equal(tries(fresh()), '63C1');
 });
 
 test('[R2.2.1i] the PIN is stored sealed: no response, image or sealed blob contains it', () => {

@@ -8,7 +8,8 @@ import { mkdtempSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  BASIC_AID, Card, CARD_MODULES, FileBlobStore, ISD_AID, MemoryBlobStore, SealedCardStore, cardIdOf, cardSerial, manufactureBlankCard, sealingNames,
+  BASIC_AID, Card, CARD_MODULES, FileBlobStore, ISD_AID, MemoryBlobStore, SealedCardStore, cardIdOf, cardSerial, manufactureBlankCard, nextRetryCounter,
+  retryCounterName, retryCounterTries, sealingNames,
 } from '../../src/card/index.ts';
 import { isJukiError } from '../../src/util/index.ts';
 import { Host, KEYS, TestKeyStore, activeCard, ascii, blankCard, personalise, sw } from './helpers.ts';
@@ -89,6 +90,12 @@ const SEQUENCES: { name: string; prepare: (h: Host) => void; run: (h: Host) => v
   { name: 'VERIFY (wrong PIN)', prepare: (h) => (personalise(h), setPin(h)), run: (h) => (h.select(BASIC_AID), h.verify('0000')), counter: true },
   { name: 'VERIFY (right PIN after a failure)', prepare: (h) => (personalise(h), setPin(h), h.verify('0000')), run: (h) => (h.select(BASIC_AID), h.verify('1234')), counter: true },
   {
+    name: 'CHANGE REFERENCE DATA (old PIN and new PIN)',
+    prepare: (h) => (personalise(h), setPin(h)),
+    run: (h) => (h.select(BASIC_AID), h.send(0x00, 0x24, 0x00, 0x81, ascii('12345678'))),
+    counter: true,
+  },
+  {
     name: 'unblock',
     prepare: (h) => (personalise(h), setPin(h), ['0', '1', '2'].forEach((d) => h.verify(d.repeat(4)))),
     run: (h) => {
@@ -139,7 +146,7 @@ for (const s of SEQUENCES) {
       const orig = h.raw.bind(h);
       h.raw = (b) => {
         const r = orig(b);
-        if (b[1] === 0x20) answers.push(sw(r.sw)); // VERIFY answers only
+        if (b[1] === 0x20 || (b[1] === 0x24 && b[2] === 0x00)) answers.push(sw(r.sw)); // answers of commands that compare a PIN
         return r;
       };
       try {
@@ -169,11 +176,12 @@ test('[R2.2.5] an edited image is refused and the sealing key destroyed; so is a
   m.blobs!.bytes![m.blobs!.bytes!.length - 20]! ^= 0x01;
   assert.throws(() => c.powerOn(), (e) => isJukiError(e, 'JUKI_ERR_CARD_TAMPERED'), 'even the restored original is dead now');
 
-  // rollback: copy the image, spend a try, put the copy back
+  // rollback: copy the image, change it (a data update writes the image), put the copy back
   const r = activeCard({ durable: true });
   const copy = r.blobs!.bytes!.slice();
   r.host.select(BASIC_AID);
-  assert.equal(sw(r.host.verify('0000').sw), '63C2');
+  assert.equal(r.host.open(KEYS.issuer, 0x33), 0x9000);
+  assert.equal(sw(r.host.secure(0x00, 0xd6, 0x86, 0x00, ascii('NEW-FACE-RECORD!')).sw), '9000');
   r.blobs!.bytes = copy;
   r.card.powerOff();
   assert.throws(() => r.card.powerOn(), (e) => isJukiError(e, 'JUKI_ERR_CARD_TAMPERED'));
@@ -214,4 +222,69 @@ test('[R2.2.5] the file store writes temp / fsync / rename: a cut before the ren
   assert.deepEqual(readdirSync(dir), ['card.img']);
   writeFileSync(path, 'garbage');
   assert.throws(() => new Card({ store: mk(), types: CARD_MODULES }).powerOn(), (e) => isJukiError(e, 'JUKI_ERR_CARD_TAMPERED'));
+});
+
+const TAMPERED = (e: unknown) => isJukiError(e, 'JUKI_ERR_CARD_TAMPERED');
+
+test('[R2.2.5] retry counters live in the key store, one per PIN: a VERIFY writes only its counter, no image copy gives a try back, and a counter record deleted or restored to before the image\'s last write is refused', () => {
+  const w = durableWorld((h) => (personalise(h), setPin(h)));
+  const names = sealingNames(w.cardId);
+  const pin = retryCounterName(w.cardId, BASIC_AID, 1);
+  const img0 = w.blobs.bytes!.slice();
+  const gen0 = w.ks.counters.get(names.counter)!;
+  const ctr0 = w.ks.counters.get(pin)!;
+  assert.equal(retryCounterTries(ctr0), 3, 'the PIN set: 3 tries, in the key store');
+  const points: string[] = [];
+  const { host } = cardOf(w, (p) => points.push(p));
+  host.select(BASIC_AID);
+  assert.equal(sw(host.verify('0000').sw), '63C2');
+  assert.equal(sw(host.verify('0001').sw), '63C1');
+  assert.deepEqual(points, ['retry-counter:advance', 'done', 'retry-counter:advance', 'done'], 'one write per retry-counter change');
+  assert.deepEqual(w.blobs.bytes, img0, 'VERIFY never writes the image');
+  assert.equal(w.ks.counters.get(names.counter), gen0, 'nor the generation counter');
+  assert.equal(retryCounterTries(w.ks.counters.get(pin)!), 1);
+  // the image's next write (a data update) records the counter's value as its floor
+  assert.equal(host.open(KEYS.issuer, 0x33), 0x9000);
+  assert.equal(sw(host.secure(0x00, 0xd6, 0x86, 0x00, ascii('NEW-FACE-RECORD!')).sw), '9000');
+  assert.ok(w.ks.counters.get(names.counter)! > gen0, 'the image was written (the issuer channel\'s sequence counter, the face record)');
+
+  // the older image restored together with its generation record: that image opens, but the tries stay spent
+  const a = clone(w);
+  a.blobs.bytes = img0;
+  a.ks.counters.set(names.counter, gen0);
+  assert.match(observe(a), / pin=63C1 /);
+  // the older image alone: refused, and the card is dead
+  const b = clone(w);
+  b.blobs.bytes = img0;
+  assert.throws(() => cardOf(b), TAMPERED);
+  assert.equal(b.ks.hasKey(names.key), false);
+  // the PIN's counter record restored to its value from before the image's last write: refused
+  const c = clone(w);
+  c.ks.counters.set(pin, ctr0);
+  assert.throws(() => cardOf(c), (e) => TAMPERED(e) && /retry counter of PIN 1 .* is older than the image/.test((e as Error).message));
+  assert.equal(c.ks.hasKey(names.key), false);
+  // deleted: refused
+  const d = clone(w);
+  d.ks.counters.delete(pin);
+  assert.throws(() => cardOf(d), TAMPERED);
+  // the untouched world still opens, with one try left
+  assert.match(observe(w), / pin=63C1 /);
+});
+
+test('[R2.2.1e] retry-counter values only go up: a decrement stays in its epoch, anything that gives tries back opens the next epoch, and the tries decode back', () => {
+  let v = 0;
+  const seen: number[] = [];
+  const steps = [3, 2, 1, 0, 3, 2, 3, 5, 4, 0, 0, 15, 14, 0, 3];
+  for (const t of steps) {
+    const next = nextRetryCounter(v, t);
+    assert.ok(next >= v && next >= 16, `${v} → ${next} for ${t} tries`);
+    assert.equal(retryCounterTries(next), t);
+    if (seen.length && t > retryCounterTries(v)) assert.equal(Math.floor(next / 16), Math.floor(v / 16) + 1, 'more tries: a new epoch');
+    if (seen.length && t < retryCounterTries(v)) assert.equal(Math.floor(next / 16), Math.floor(v / 16), 'fewer tries: the same epoch');
+    seen.push(next);
+    v = next;
+  }
+  assert.equal(nextRetryCounter(v, retryCounterTries(v)), v, 'no change, no new value');
+  assert.throws(() => nextRetryCounter(v, 16), RangeError);
+  assert.throws(() => nextRetryCounter(v, -1), RangeError);
 });
