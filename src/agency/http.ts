@@ -6,6 +6,9 @@
  *     409 {"accepted": false, "code": "JUKI_ERR_AGENCY_CARD_NOTICED", "message", "source": "notice-list" | "national", "status"}
  *     404 {"accepted": false, "code": "JUKI_ERR_NOT_FOUND", ...}      403 {"code": "JUKI_ERR_NET_AFFAIR_DENIED", ...}
  *   GET  /notices  {"refused": [{"cardNumber", "status", "version", ...}]}
+ *   POST /verify-card {"affair": "agency.passport-issuance"}   (the card in the desk terminal's reader)
+ *     200 {"accepted": true, "steps": [...], "card": {...}, "record": {...}}
+ *     409 {"accepted": false, "steps": [...], "failedAt": "pin" | "read" | "notices" | "record", "code", "message"}
  *
  * The card-reading part (PIN pad, secure channel through the terminal) comes with the terminal
  * agent; this takes what the basic area gave.
@@ -14,8 +17,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { isJukiError } from '../util/index.ts';
 import type { NoticeList } from './notice-list.ts';
 import type { AgencyVerifier } from './verify.ts';
+import type { AgencyCardDesk } from './card-verification.ts';
 
-export function agencyHttpPlugin(list: NoticeList, verifier: AgencyVerifier): FastifyPluginAsync {
+export function agencyHttpPlugin(list: NoticeList, verifier: AgencyVerifier, cards?: AgencyCardDesk): FastifyPluginAsync {
   return async (app) => {
     app.post('/check', {
       schema: {
@@ -38,5 +42,13 @@ export function agencyHttpPlugin(list: NoticeList, verifier: AgencyVerifier): Fa
       }
     });
     app.get('/notices', async () => ({ refused: await list.refused() }));
+    if (cards) {
+      app.post('/verify-card', {
+        schema: { body: { type: 'object', additionalProperties: false, required: ['affair'], properties: { affair: { type: 'string', minLength: 1, maxLength: 100 } } } },
+      }, async (req, reply) => {
+        const r = await cards.verify((req.body as { affair: string }).affair);
+        return reply.status(r.accepted ? 200 : 409).send(r);
+      });
+    }
   };
 }

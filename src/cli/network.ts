@@ -11,11 +11,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Transaction } from 'kysely';
-import { AgencyVerifier, NoticeList, agencyApply } from '../agency/index.ts';
+import { AgencyCardDesk, AgencyVerifier, NoticeList, agencyApply, type AgencyFaults } from '../agency/index.ts';
 import { AuditLog } from '../audit/index.ts';
+import type { KeyStore } from '../crypto/index.ts';
 import type { Database, Schema } from '../db/index.ts';
+import { VirtualReader } from '../reader/index.ts';
+import { ScriptedPinPad, Terminal } from '../terminal/index.ts';
 import {
-  Gate, HttpsQueryClient, HttpsTransport, IdentityQueryService, Inbox, InProcessNetwork, InProcessQueries, Outbox, Relay, SqlNetStore, auditRefusals,
+  Gate, HttpsQueryClient, InProcessCardReading, NationalCardReader, HttpsTransport, IdentityQueryService, Inbox, InProcessNetwork, InProcessQueries, Outbox, Relay, SqlNetStore, auditRefusals,
   createNetworkCa, identityChangesTo, identityQueryRoutes, issueNodeCertificate, municipalityApply, nationalApply, nodeId, prefectureApply,
   startHttpsReceiver, withCommon, type ApplyMessage, type HttpsReceiver, type NodeCredentials, type NodeSpec, type QueryClient, type ReturnedCardHook,
   type Topology, type Transport,
@@ -77,11 +80,15 @@ export async function ensurePki(dir: string, topology: Topology): Promise<Networ
 
 /** One network a process's nodes join. */
 export type NetworkPlan =
-  | { readonly kind: 'in-process'; readonly pki: NetworkPki; readonly topology: Topology; readonly network: InProcessNetwork; readonly queries: InProcessQueries }
+  | {
+      readonly kind: 'in-process'; readonly pki: NetworkPki; readonly topology: Topology; readonly network: InProcessNetwork; readonly queries: InProcessQueries;
+      /** The national center reads agency cards through agency terminals' relays (R4.2.1). */
+      readonly cardReading: InProcessCardReading;
+    }
   | { readonly kind: 'https'; readonly pki: NetworkPki; readonly topology: Topology; readonly host?: string };
 
 export function inProcessPlan(pki: NetworkPki, topology: Topology): NetworkPlan {
-  return { kind: 'in-process', pki, topology, network: new InProcessNetwork(pki.caPem), queries: new InProcessQueries(pki.caPem) };
+  return { kind: 'in-process', pki, topology, network: new InProcessNetwork(pki.caPem), queries: new InProcessQueries(pki.caPem), cardReading: new InProcessCardReading(pki.caPem) };
 }
 
 /** What a role sees of its node's network before it starts (RoleContext.net). */
@@ -93,8 +100,15 @@ export interface NodeNet {
   readonly queries: QueryClient;
   /** Municipalities: chain into the register's onChange to announce identity records to the prefecture. */
   readonly identityChanges?: RegisterChangeHook;
-  /** Agencies: the notice list and the verification flow. */
-  readonly agency?: { readonly list: NoticeList; readonly verifier: AgencyVerifier };
+  /**
+   * Agencies: the notice list and the verification flow; in-process, also the desk's terminal
+   * (a virtual reader `desk-1` and a scripted PIN pad) and the card verification through it
+   * (R4.2.1: PIN locally, the national center reads the basic area through the relay).
+   */
+  readonly agency?: {
+    readonly list: NoticeList; readonly verifier: AgencyVerifier;
+    readonly desk?: { readonly terminal: Terminal; readonly reader: VirtualReader; readonly pad: ScriptedPinPad; readonly cards: AgencyCardDesk };
+  };
   /** Run a relay round soon (after enqueueing outside the inbox). */
   notify(): void;
 }
@@ -121,6 +135,10 @@ export interface NodeNetOptions {
   readonly now?: () => number;
   /** Run the relay on timers (default true); false: only `pump()` sends. */
   readonly autoRelay?: boolean;
+  /** The national center: its key store with the basic-area masters (card reading, R4.2.1). */
+  readonly keyStore?: KeyStore;
+  /** Agencies: faults to inject (the scenario's self-test only). */
+  readonly agencyFaults?: AgencyFaults;
 }
 
 /** Prepare a node's network side; `start` once its role is mounted. */
@@ -137,6 +155,18 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
     ? plan.queries.connect(creds.certPem)
     : new HttpsQueryClient({ credentials: creds, caPem: plan.pki.caPem, addressOf });
   const list = spec.role === 'agency' ? new NoticeList(() => database.db) : undefined;
+  const verifier = list
+    ? (options.agencyFaults ? AgencyCardDesk.verifierFor({ list, queries, audit, db: () => database.db, faults: options.agencyFaults }) : new AgencyVerifier({ list, queries, audit }))
+    : undefined;
+  let desk: NonNullable<NodeNet['agency']>['desk'];
+  if (list && plan.kind === 'in-process') {
+    const reader = new VirtualReader('desk-1');
+    const pad = new ScriptedPinPad();
+    const terminal = new Terminal({ id: `terminal:${id}-desk-1`, readers: [reader], pinPad: pad });
+    const cards = new AgencyCardDesk({ terminal, reader: 'desk-1', cardReading: plan.cardReading.connect(creds.certPem), verifier: verifier!, audit, national: plan.topology.national });
+    desk = { terminal, reader, pad, cards };
+  }
+  const cardReader = spec.role === 'national' && options.keyStore ? new NationalCardReader({ keyStore: options.keyStore, audit }) : undefined;
   let relay: Relay<Trx> | undefined;
   let transport: Transport | undefined;
   let receiver: HttpsReceiver | undefined;
@@ -147,7 +177,7 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
     audit,
     queries,
     ...(spec.role === 'municipality' ? { identityChanges: identityChangesTo(outbox, id, plan.topology.prefectureOf(spec.code!)) } : {}),
-    ...(list ? { agency: { list, verifier: new AgencyVerifier({ list, queries, audit }) } } : {}),
+    ...(list ? { agency: { list, verifier: verifier!, ...(desk ? { desk } : {}) } } : {}),
     notify: () => relay?.notify(),
   };
   return {
@@ -168,6 +198,7 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
       if (plan.kind === 'in-process') {
         detach.push(plan.network.attach(gate));
         if (answers) detach.push(plan.queries.serve(id, answers));
+        if (cardReader) detach.push(plan.cardReading.serve(id, cardReader));
         transport = plan.network.connect(creds.certPem);
       } else {
         const address = addressOf(id);
@@ -196,6 +227,7 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
       await receiver?.close();
       await transport?.close();
       await queries.close();
+      await desk?.terminal.close();
     },
   };
 }

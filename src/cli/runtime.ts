@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { SoftwareKeyStore } from '../crypto/index.ts';
 import { openDatabase, type Database } from '../db/index.ts';
 import { checkNodeSpec, nodeId, type NodeSpec } from '../net/index.ts';
 import { createServer } from '../web/index.ts';
@@ -85,7 +86,10 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
     for (const { spec, db } of specs) {
       const node = { id: nodeId(spec), spec, database: await openDatabase(db) };
       nodes.push(node);
-      const net = options.network ? prepareNodeNet(options.network, spec, node.database) : undefined;
+      // The national center's key store holds the basic-area masters (card reading, R4.2.1).
+      const net = options.network
+        ? prepareNodeNet(options.network, spec, node.database, spec.role === 'national' ? { keyStore: new SoftwareKeyStore(options.keystoreDir) } : {})
+        : undefined;
       if (net) nets.push(net);
       const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl, ...(net ? { net: net.net } : {}) });
       mounted.push(role);
