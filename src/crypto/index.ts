@@ -23,5 +23,5 @@ export { diversifyKey, diversifyKeySet, KEY_DOMAINS } from './diversify.ts';
 export type { DiversifiedKey, MasterKeys } from './diversify.ts';
 export { checkKeyName } from './key-name.ts';
 export { MemoryKeyStore } from './memory-keystore.ts';
-export { SoftwareKeyStore } from './software-keystore.ts';
+export { SoftwareKeyStore, type SoftwareKeyStoreOptions } from './software-keystore.ts';
 export { dekEncrypt, dekDecrypt, keyCheckValue } from './scp03-dek.ts';

@@ -36,15 +36,26 @@ type Kind = (typeof KIND)[keyof typeof KIND];
 const NONCE = 12;
 const TAG = 16;
 
+export interface SoftwareKeyStoreOptions {
+  /**
+   * Called before each step of a record write (`keystore:write-temp`, `keystore:fsync-temp`,
+   * `keystore:rename`, `keystore:fsync-dir`): the power-cut harness throws from it to cut
+   * power there. Never set in production.
+   */
+  readonly onWritePoint?: (point: string) => void;
+}
+
 /** A key store in a folder, each record sealed with AES-256-GCM under the folder's KEK. */
 export class SoftwareKeyStore implements KeyStore {
   readonly description: string;
   readonly #folder: string;
   #kek: Uint8Array | undefined;
   readonly #cache = new Map<string, Uint8Array>();
+  readonly #hook: (point: string) => void;
 
   /** Open (creating if needed) the store in `folder`. */
-  constructor(folder: string) {
+  constructor(folder: string, options: SoftwareKeyStoreOptions = {}) {
+    this.#hook = options.onWritePoint ?? (() => {});
     this.#folder = resolve(folder);
     this.description = `software:${this.#folder}`;
     try {
@@ -168,16 +179,20 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
-  #writeTemp(base: string, bytes: Uint8Array): string {
+  #writeTemp(base: string, bytes: Uint8Array, hook: (point: string) => void = () => {}): string {
     const tmp = join(this.#folder, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     const fd = openSync(tmp, 'wx', 0o600);
     try {
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      hook('keystore:fsync-temp');
       fsyncSync(fd);
-    } finally {
+    } catch (e) {
       closeSync(fd);
+      unlinkSync(tmp);
+      throw e;
     }
+    closeSync(fd);
     return tmp;
   }
 
@@ -190,9 +205,12 @@ export class SoftwareKeyStore implements KeyStore {
     const record = concatBytes(MAGIC, Uint8Array.of(kind), nonce, body);
     let tmp: string | undefined;
     try {
-      tmp = this.#writeTemp(`${name}.${ext}`, record);
+      this.#hook('keystore:write-temp');
+      tmp = this.#writeTemp(`${name}.${ext}`, record, this.#hook);
+      this.#hook('keystore:rename');
       renameSync(tmp, this.#path(name, ext));
       tmp = undefined;
+      this.#hook('keystore:fsync-dir');
       fsyncDir(this.#folder);
     } catch (e) {
       throw storeError(`cannot write ${name}.${ext}: ${(e as Error).message}`, name);

@@ -147,3 +147,19 @@ test('a closed software key store refuses every call', () => {
   assert.throws(() => s.secretKey('k'), { code: 'JUKI_ERR_KEYSTORE', message: /closed/ });
   assert.throws(() => s.readCounter('c'), { message: /closed/ });
 });
+
+test('[R2.2.5] the software key store: a power cut at every step of a counter write leaves the old or the new value, and a failed write leaves no temporary file', () => {
+  const f = folder();
+  new SoftwareKeyStore(f).advanceCounter('card:0001:pin:d392f0004a554b490001:1', 28);
+  const points: string[] = [];
+  new SoftwareKeyStore(folder(), { onWritePoint: (p) => points.push(p) }).advanceCounter('c', 1);
+  assert.deepEqual(points, ['keystore:write-temp', 'keystore:fsync-temp', 'keystore:rename', 'keystore:fsync-dir'], 'one atomic write: temp, fsync, rename, fsync of the folder');
+  for (const [i, point] of points.entries()) {
+    const s = new SoftwareKeyStore(f, { onWritePoint: (p) => { if (p === point) throw new Error('power cut'); } });
+    const before = s.readCounter('card:0001:pin:d392f0004a554b490001:1');
+    assert.throws(() => s.advanceCounter('card:0001:pin:d392f0004a554b490001:1', before + 1), { code: 'JUKI_ERR_KEYSTORE' });
+    const now = new SoftwareKeyStore(f).readCounter('card:0001:pin:d392f0004a554b490001:1');
+    assert.equal(now, i < 3 ? before : before + 1, `cut at ${point}: ${i < 3 ? 'the old value' : 'the new value (renamed in place)'}`);
+    assert.deepEqual(readdirSync(f).filter((n) => n.endsWith('.tmp')), []);
+  }
+});
