@@ -160,7 +160,7 @@ export class CounterCardSteps implements RekeyStep, CardStep {
     this.#made.set(r.applicationId, made);
     const touched = () => made.events.some((e) => MUTATING.test(e.step));
     const fail = (e: unknown): never => {
-      if (e instanceof JukiError) throw new JukiError(e.code, e.message, { ...e.details, cardUntouched: e.details.cardUntouched === true || !touched() });
+      if (e instanceof JukiError) throw new JukiError(e.code, e.message, { ...e.details, cardUntouched: !touched() });
       throw new JukiError('JUKI_ERR_INTERNAL', `personalisation: ${(e as Error)?.message ?? String(e)}`, { cardUntouched: !touched() });
     };
     let transport: CardTransport | undefined;

@@ -28,3 +28,5 @@ export { CounterCardSteps, terminalDirectory, inProcessJpki, jpkiRevocationHook,
 export type { TerminalDirectory, JpkiRelay, CounterCardStepsOptions, CounterWithCardsOptions } from './card-steps.ts';
 export { PinDesk, PIN_SETTERS, IDENTITY_PURPOSES } from './pin-desk.ts';
 export type { PinSetter, IdentityPurpose, IdentityCheck, PinSetResult, PinResetResult } from './pin-desk.ts';
+export { issueOperatorCard, readOperatorCard } from './operator-cards.ts';
+export type { OperatorCardPlan, OperatorCard } from './operator-cards.ts';

@@ -54,6 +54,8 @@ export const operatorCard: ApplicationType = {
   module: OPERATOR_AID,
   defaultAid: OPERATOR_AID,
   singleton: true,
+  // A staff member's operator card holds only this application: it personalises the card (SET STATUS) and its PIN activates it.
+  activatesCard: true,
   files: OPERATOR_FILES,
   acceptsIssuerChannel: true,
   pinsRequiredFirst: [OPERATOR_PIN_REF],
