@@ -13,6 +13,7 @@ import { jpkiRevokeCommand } from './jpki-revoke.ts';
 import { netEnqueueCommand } from './net-enqueue.ts';
 import { netPendingCommand } from './net-pending.ts';
 import { pkiInitCommand } from './pki-init.ts';
+import { scenarioCommand } from './scenario.ts';
 import { seedCommand } from './seed.ts';
 import { serveCommand } from './serve.ts';
 import { upCommand } from './up.ts';
@@ -34,4 +35,5 @@ export const commands: readonly Command[] = [
   pkiInitCommand,
   netPendingCommand,
   netEnqueueCommand,
+  scenarioCommand,
 ];
