@@ -91,6 +91,13 @@ describe('OpenSC\'s jpki driver against the juki card\'s JPKI area (pcscd + vpcd
       },
     });
     await attachment.whenAttached();
+    // vpcd has taken the card, but pcscd publishes "card present" on its next reader poll:
+    // wait for that (readiness, bounded), or the first opensc-tool may still see an empty slot.
+    const deadline = Date.now() + 30_000;
+    while (!new RegExp(`^0\\s+Yes\\s+${pcscd.readerName(0)}$`, 'm').test((await tool('opensc-tool', '-l')).out)) {
+      if (Date.now() > deadline) throw new Error('pcscd never reported the card present in slot 0');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     app = await createServer({ nodes: [], version: 'test', plugins: [{ prefix: '/jpki', plugin: jpkiHttpPlugin(f.authority) }] });
     await app.listen({ port: 0, host: '127.0.0.1' });
     ocspUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/jpki/ocsp`;
