@@ -10,6 +10,8 @@ import { ResidentRegister, auditRegisterChanges, both } from '../register/index.
 import type { Database } from '../db/index.ts';
 import { jpkiHttpPlugin } from '../jpki/index.ts';
 import { openJpkiCa } from './jpki-ca.ts';
+import { openEmbeddedCounter, type EmbeddedServices } from './counter-bench.ts';
+import { dirname } from 'node:path';
 import type { NodeSpec, ReturnedCardHook } from '../net/index.ts';
 import { agencyHttpPlugin } from '../agency/index.ts';
 import type { NodeNet } from './network.ts';
@@ -24,6 +26,8 @@ export interface RoleContext {
   readonly baseUrl: string;
   /** The node's Juki-net side (outbox, queries, ...), when the process runs a network. */
   readonly net?: NodeNet;
+  /** Embedded mode (`juki up`): what the roles of this one process share in-process; never set by `juki serve`. */
+  readonly local?: EmbeddedServices;
 }
 
 export interface MountedRole {
@@ -56,6 +60,7 @@ export async function mountRole(ctx: RoleContext): Promise<MountedRole> {
 async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
   const prefix = `/${ctx.id}`;
   const ca = await openJpkiCa({ id: ctx.id, database: ctx.database, keystoreDir: ctx.keystoreDir, baseUrl: `${ctx.baseUrl}${prefix}` });
+  if (ctx.local) ctx.local.jpki = ca;
   return {
     plugin: jpkiHttpPlugin(ca.authority),
     notes: [`JPKI OCSP responder ${ctx.baseUrl}${prefix}/ocsp, CA certificates ${ctx.baseUrl}${prefix}/certs/`],
@@ -65,10 +70,13 @@ async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
 
 /**
  * A municipality's CS: the counter API (staff, stock, applications, issuance, card status,
- * returned cards). An issuance a crash left pending is resolved before serving. Card steps
- * are not wired yet (NO_CARD_FLOWS): re-keying and personalising need the terminal agents.
+ * returned cards). An issuance a crash left pending is resolved before serving. Under
+ * `juki serve` the card steps are not wired yet (NO_CARD_FLOWS): that needs the CS configured
+ * with its `juki terminal` agents (HttpsTerminalClient) and the national key service over
+ * mutual TLS; `juki up` wires them in-process (mountEmbeddedMunicipality).
  */
 async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
+  if (ctx.local) return mountEmbeddedMunicipality(ctx, ctx.local);
   const counter = openCounter(ctx.database, ctx.spec.code!, municipalityBooks(ctx.database, ctx.spec.code!, ctx.net));
   const recovered = await counter.issuance.recover();
   return {
@@ -79,6 +87,34 @@ async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
     ],
     returnedCard: (trx, body, from) => counter.moves.applyReturnedCard(trx, body, from),
     close: async () => {},
+  };
+}
+
+/**
+ * Embedded mode (`juki up`): the counter with its real card steps over the in-process terminal
+ * `counter-1` (a virtual reader, a scripted PIN pad, a blank-card lot made on first start) and
+ * the dev routes under `/<node>/dev/counter-1/...` that insert and pull cards and type on the pad
+ * (docs/counter.md "juki up: the embedded counter").
+ */
+async function mountEmbeddedMunicipality(ctx: RoleContext, local: EmbeddedServices): Promise<MountedRole> {
+  const dataDir = ctx.database.dialect === 'sqlite' && ctx.database.location !== ':memory:' ? dirname(ctx.database.location) : dirname(ctx.keystoreDir);
+  const embedded = openEmbeddedCounter({
+    database: ctx.database, code: ctx.spec.code!, keystoreDir: ctx.keystoreDir, dataDir, local, books: municipalityBooks(ctx.database, ctx.spec.code!, ctx.net),
+  });
+  const { counter, bench } = embedded;
+  const recovered = await counter.issuance.recover();
+  return {
+    plugin: async (app) => {
+      await app.register(counterHttpPlugin(counter));
+      await app.register(bench.devPlugin(counter), { prefix: '/dev' });
+    },
+    notes: [
+      `counter API ${ctx.baseUrl}/${ctx.id}/ with terminal counter-1 (reader counter-1-reader, PIN pad) in-process; blank-card lot COUNTER-1: ${bench.lot.length} cards`,
+      `  dev only (embedded mode): ${ctx.baseUrl}/${ctx.id}/dev/counter-1/{cards,reader/insert,reader/remove,pin-pad/type,operator-cards,login}`,
+      ...(recovered.length ? [`recovered ${recovered.length} interrupted issuance(s): blank cards spoiled for witnessed destruction`] : []),
+    ],
+    returnedCard: (trx, body, from) => counter.moves.applyReturnedCard(trx, body, from),
+    close: () => embedded.close(),
   };
 }
 

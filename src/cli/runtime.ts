@@ -11,6 +11,7 @@ import { checkNodeSpec, nodeId, type NodeSpec } from '../net/index.ts';
 import { createServer } from '../web/index.ts';
 import { JukiError, invalid, projectRoot } from '../util/index.ts';
 import { mountRole, type MountedRole } from './roles.ts';
+import type { EmbeddedServices } from './counter-bench.ts';
 import { prepareNodeNet, type NetworkPlan, type StartedNodeNet } from './network.ts';
 import { createServer as createNetServer } from 'node:net';
 
@@ -83,6 +84,8 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
     const baseUrl = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
     const plugins: { prefix: string; plugin: import('fastify').FastifyPluginAsync }[] = [];
     const notes: string[] = [];
+    // Embedded mode (one process, in-process Juki-net: `juki up`): roles share in-process services.
+    const local: EmbeddedServices | undefined = options.network?.kind === 'in-process' ? {} : undefined;
     for (const { spec, db } of specs) {
       const node = { id: nodeId(spec), spec, database: await openDatabase(db) };
       nodes.push(node);
@@ -91,7 +94,7 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
         ? prepareNodeNet(options.network, spec, node.database, spec.role === 'national' ? { keyStore: new SoftwareKeyStore(options.keystoreDir) } : {})
         : undefined;
       if (net) nets.push(net);
-      const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl, ...(net ? { net: net.net } : {}) });
+      const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl, ...(net ? { net: net.net } : {}), ...(local ? { local } : {}) });
       mounted.push(role);
       if (net) {
         const started = await net.start(role.returnedCard ? { returnedCard: role.returnedCard } : {});
