@@ -22,7 +22,7 @@
  *   exists, polled from /proc with a bounded deadline (connecting would insert a card).
  * - Stopped by PID (SIGTERM, then SIGKILL past a deadline), never by name.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { EventEmitter, once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -319,4 +319,20 @@ export async function startEchoCardProcess(pcscd: Pcscd, slot: 0 | 1 = 0): Promi
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Wait until pcscd reports a card present in `slot` (as `opensc-tool -l` shows it). vpcd taking
+ * the card and pcscd publishing it are two steps: pcscd notices on its next reader poll.
+ * A bounded readiness poll, not a fixed sleep.
+ */
+export async function waitForCardPresent(pcscd: Pcscd, slot: 0 | 1 = 0, deadlineMs = 30_000): Promise<void> {
+  const present = new RegExp(`^${slot}\\s+Yes\\s+${pcscd.readerName(slot)}$`, 'm');
+  const list = () =>
+    new Promise<string>((resolve) => execFile('opensc-tool', ['-l'], { env: pcscd.env, encoding: 'utf8' }, (_e, out, err) => resolve(`${out ?? ''}${err ?? ''}`)));
+  const deadline = Date.now() + deadlineMs;
+  while (!present.test(await list())) {
+    if (Date.now() > deadline) throw new Error(`pcscd never reported a card present in slot ${slot}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { requirePcscTools, startPcscd, type Pcscd } from '../helpers/pcscd.ts';
+import { requirePcscTools, startPcscd, waitForCardPresent, type Pcscd } from '../helpers/pcscd.ts';
 import { juki, root, startJuki, stop } from '../helpers/cli.ts';
 
 const run = promisify(execFile);
@@ -108,6 +108,7 @@ describe('the README\'s demo card: juki demo card + juki card vpcd + juki serve 
     assert.equal(demo.keystore, keystore());
     pcscd = await startPcscd({ debug: process.env.JUKI_PCSCD_DEBUG === '1' });
     await startCardVpcd();
+    await waitForCardPresent(pcscd, 0);
     const started = await startJuki(['serve', '--role', 'jpki', '--db', join(dir, 'jpki.sqlite'), '--keystore', keystore(), '--port', '0', '--json'], /"url":"([^"]+)"/);
     serve = started.child;
     jpkiUrl = `${started.match[1]}/jpki`;

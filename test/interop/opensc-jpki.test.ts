@@ -20,7 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { attachToVpcd, type VpcdAttachment } from '../../src/reader/index.ts';
 import { jpkiHttpPlugin } from '../../src/jpki/index.ts';
 import { createServer } from '../../src/web/server.ts';
-import { requirePcscTools, startPcscd, type Pcscd } from '../helpers/pcscd.ts';
+import { requirePcscTools, startPcscd, waitForCardPresent, type Pcscd } from '../helpers/pcscd.ts';
 import { openFixture, writePem, type Fixture } from '../jpki/fixtures.ts';
 import { JPKI_PINS, jpkiCard, type JpkiMadeCard } from '../card/jpki-card.ts';
 import { bridgeToVpcd, type VpcdBridge } from './vpcd-bridge.ts';
@@ -91,13 +91,7 @@ describe('OpenSC\'s jpki driver against the juki card\'s JPKI area (pcscd + vpcd
       },
     });
     await attachment.whenAttached();
-    // vpcd has taken the card, but pcscd publishes "card present" on its next reader poll:
-    // wait for that (readiness, bounded), or the first opensc-tool may still see an empty slot.
-    const deadline = Date.now() + 30_000;
-    while (!new RegExp(`^0\\s+Yes\\s+${pcscd.readerName(0)}$`, 'm').test((await tool('opensc-tool', '-l')).out)) {
-      if (Date.now() > deadline) throw new Error('pcscd never reported the card present in slot 0');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForCardPresent(pcscd, 0);
     app = await createServer({ nodes: [], version: 'test', plugins: [{ prefix: '/jpki', plugin: jpkiHttpPlugin(f.authority) }] });
     await app.listen({ port: 0, host: '127.0.0.1' });
     ocspUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/jpki/ocsp`;
