@@ -103,7 +103,16 @@ export class AgencyCardDesk {
     const { terminal, reader } = this.#o;
     // 1. The PIN, locally on the terminal.
     await terminal.release(reader).catch(() => undefined); // a fresh session: nothing verified from an earlier holder
-    const pin = await terminal.verifyPin(reader, 'basic', 'Enter your card PIN');
+    let pin: PinVerifyOutcome;
+    try {
+      pin = await terminal.verifyPin(reader, 'basic', 'Enter your card PIN');
+    } catch (e) {
+      // No card in the reader, the terminal gone: nothing was read.
+      const code = e instanceof JukiError ? e.code : 'JUKI_ERR_INTERNAL';
+      steps.push({ step: 'pin', ok: false, detail: `the terminal could not reach the card: ${code}` });
+      await this.#audit(affair, 'refused', code, 'pin');
+      return stop('pin', code, `card PIN: ${e instanceof Error ? e.message : String(e)}`);
+    }
     steps.push({ step: 'pin', ok: pin.kind === 'verified', detail: pinDetail(pin) });
     if (pin.kind !== 'verified') {
       await this.#audit(affair, 'refused', 'JUKI_ERR_AGENCY_PIN_NOT_VERIFIED', 'pin');
