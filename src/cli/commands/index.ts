@@ -16,11 +16,13 @@ import { pkiInitCommand } from './pki-init.ts';
 import { scenarioCommand } from './scenario.ts';
 import { seedCommand } from './seed.ts';
 import { serveCommand } from './serve.ts';
+import { terminalCommand } from './terminal.ts';
 import { upCommand } from './up.ts';
 
 export const commands: readonly Command[] = [
   upCommand,
   serveCommand,
+  terminalCommand,
   conformanceCommand,
   auditVerifyCommand,
   auditListCommand,
