@@ -16,8 +16,8 @@
  * itself names in its INITIALIZE UPDATE answer.
  */
 import { createPublicKey } from 'node:crypto';
-import { diversifyKeySet, KEY_DOMAINS, Scp03HostChannel, type CommandFields, type KeyStore, type MasterKeys, type Scp03StaticKeys } from '../crypto/index.ts';
-import { responseData, send, statusWord, type CardTransport } from '../reader/index.ts';
+import { concatBytes, diversifyKeySet, KEY_DOMAINS, type KeyStore, type MasterKeys, type Scp03StaticKeys } from '../crypto/index.ts';
+import { dgi, encodeApdu, FULL_SM, SecureSession, send, statusWord, type CardTransport } from '../reader/index.ts';
 import { JukiError, toHex } from '../util/index.ts';
 import type { IssuedCertificate, IssueOptions, JpkiAuthority } from './ca.ts';
 import type { SignHolder } from './profile.ts';
@@ -53,23 +53,6 @@ export function jpkiDomainKeys(store: KeyStore, serial: Uint8Array): Scp03Static
   }
 }
 
-/** Encode a command APDU: short unless the data exceeds 255 bytes or Ne exceeds 256. */
-export function encodeApdu(c: CommandFields): Uint8Array {
-  const lc = c.data.length;
-  const ne = c.le === undefined ? undefined : c.le === 0 ? 256 : c.le;
-  const extended = lc > 255 || (ne ?? 0) > 256;
-  const out = [c.cla, c.ins, c.p1, c.p2];
-  if (!extended) {
-    if (lc) out.push(lc, ...c.data);
-    if (ne !== undefined) out.push(ne & 0xff);
-  } else {
-    out.push(0);
-    if (lc) out.push(lc >> 8, lc & 0xff, ...c.data);
-    if (ne !== undefined) out.push((ne >> 8) & 0xff, ne & 0xff);
-  }
-  return Uint8Array.from(out);
-}
-
 function cardError(what: string, sw: number): JukiError {
   const hex = sw.toString(16).toUpperCase().padStart(4, '0');
   return new JukiError('JUKI_ERR_CARD_STATUS', `JPKI area: ${what}: the card answered ${hex}`, { sw: hex });
@@ -78,8 +61,7 @@ function cardError(what: string, sw: number): JukiError {
 /** An SCP03 session with the JPKI domain of the card behind `transport`. */
 export class JpkiCardSession {
   private constructor(
-    private readonly transport: CardTransport,
-    private readonly channel: Scp03HostChannel,
+    private readonly session: SecureSession,
     /** The card serial (SCP03 diversification data), upper-case hex. */
     readonly cardSerial: string,
   ) {}
@@ -89,30 +71,19 @@ export class JpkiCardSession {
     const sel = await send(transport, encodeApdu({ cla: 0x00, ins: 0xa4, p1: 0x04, p2: 0x0c, data: JPKI_CARD_AID }));
     if (statusWord(sel) !== 0x9000) throw cardError('SELECT', statusWord(sel));
     const masters = jpkiMasterKeys(store);
-    const channel = new Scp03HostChannel({
-      level: 0x33,
-      cardContext: JPKI_CARD_AID,
-      keys: (serial, kvn) => diversifyKeySet(masters, serial, KEY_DOMAINS.jpki, kvn),
-    });
     try {
-      const iu = await send(transport, encodeApdu(channel.initializeUpdateCommand(JPKI_CARD_KVN)));
-      const ea = channel.onInitializeUpdateResponse(responseData(iu), statusWord(iu));
-      const r = await send(transport, encodeApdu(ea));
-      channel.onExternalAuthenticateResponse(statusWord(r));
+      const session = await SecureSession.open(transport, (serial, kvn) => diversifyKeySet(masters, serial, KEY_DOMAINS.jpki, kvn), JPKI_CARD_KVN, JPKI_CARD_AID, FULL_SM);
+      return new JpkiCardSession(session, toHex(session.serial));
     } finally {
       masters.enc.fill(0);
       masters.mac.fill(0);
       masters.dek.fill(0);
     }
-    return new JpkiCardSession(transport, channel, toHex(channel.card!.diversificationData));
   }
 
   /** One command through the channel; returns the plain response data and the status word. */
-  async command(cla: number, ins: number, p1: number, p2: number, data: Uint8Array = new Uint8Array(0), le?: number): Promise<{ data: Uint8Array; sw: number }> {
-    const wrapped = this.channel.wrapCommand(le === undefined ? { cla, ins, p1, p2, data } : { cla, ins, p1, p2, data, le });
-    const r = await send(this.transport, encodeApdu(wrapped));
-    const sw = statusWord(r);
-    return { data: this.channel.unwrapResponse(responseData(r), sw), sw };
+  command(cla: number, ins: number, p1: number, p2: number, data: Uint8Array = new Uint8Array(0), le?: number): Promise<{ data: Uint8Array; sw: number }> {
+    return this.session.command(cla, ins, p1, p2, data, le);
   }
 
   /** GENERATE ASYMMETRIC KEY PAIR on the card; returns the public key as SubjectPublicKeyInfo DER. */
@@ -124,7 +95,7 @@ export class JpkiCardSession {
 
   /** STORE DATA: certificates by EF, in blocks that fit a short APDU once padded and MACed. */
   async storeCertificates(files: ReadonlyArray<readonly [fid: number, der: Uint8Array]>): Promise<void> {
-    const all = concat(files.map(([fid, der]) => dgi(fid, der)));
+    const all = concatBytes(...files.map(([fid, der]) => dgi(fid, der)));
     const block = 200;
     const n = Math.ceil(all.length / block);
     for (let b = 0; b < n; b++) {
@@ -134,7 +105,7 @@ export class JpkiCardSession {
   }
 
   close(): void {
-    this.channel.close();
+    this.session.close();
   }
 }
 
@@ -163,21 +134,6 @@ export function spkiFromPublicKeyTemplate(t: Uint8Array): Uint8Array {
   if (!n || !e) throw new JukiError('JUKI_ERR_CARD_STATUS', 'GENERATE KEY PAIR: the template lacks the modulus (81) or exponent (82)');
   const key = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(n).toString('base64url'), e: Buffer.from(e).toString('base64url') }, format: 'jwk' });
   return new Uint8Array(key.export({ format: 'der', type: 'spki' }));
-}
-
-function dgi(tag: number, value: Uint8Array): Uint8Array {
-  const head = value.length < 0xff ? [tag >> 8, tag & 0xff, value.length] : [tag >> 8, tag & 0xff, 0xff, value.length >> 8, value.length & 0xff];
-  return concat([Uint8Array.from(head), value]);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 export interface PersonaliseJpkiOptions {

@@ -20,7 +20,7 @@ export { answerOcsp, OCSP_STATUS } from './ocsp.ts';
 export type { OcspSource } from './ocsp.ts';
 export { jpkiHttpPlugin } from './http.ts';
 export {
-  personaliseJpkiCard, jpkiDomainKeys, jpkiMasterKeys, JpkiCardSession, spkiFromPublicKeyTemplate, encodeApdu,
+  personaliseJpkiCard, jpkiDomainKeys, jpkiMasterKeys, JpkiCardSession, spkiFromPublicKeyTemplate,
   JPKI_CARD_AID, JPKI_CARD_KVN, JPKI_MASTER_KEY_NAMES, JPKI_CARD_KEYS, JPKI_CARD_EFS,
 } from './card-personalisation.ts';
 export type { PersonaliseJpkiOptions, JpkiCardResult } from './card-personalisation.ts';

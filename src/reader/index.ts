@@ -18,3 +18,6 @@ export {
   ECHO_VIA_GET_RESPONSE,
   ECHO_EXACT_LE,
 } from './echo-card.ts';
+export { encodeApdu, dgi, parseTlvs, findTlv, swHex, cardRefused } from './host-apdu.ts';
+export type { Tlv } from './host-apdu.ts';
+export { SecureSession, FULL_SM } from './secure-session.ts';
