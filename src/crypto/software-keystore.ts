@@ -19,15 +19,16 @@
  * Record: "JKS1" ‖ kind (1) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16);
  * associated data: "JKS1" ‖ kind ‖ name (ASCII).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync,
+  closeSync, constants as fsc, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { KeyStore } from './keystore.ts';
 import { checkKeyName } from './key-name.ts';
 import { checkCounterValue } from './memory-keystore.ts';
 import { concatBytes, readUintBE, uintBE, wipe } from './bytes.ts';
+import { secureRandom } from './random.ts';
 import { JukiError } from '../util/index.ts';
 
 const MAGIC = new TextEncoder().encode('JKS1');
@@ -35,6 +36,8 @@ const KIND = { key: 0x4b /* K */, tombstone: 0x54 /* T */, counter: 0x43 /* C */
 type Kind = (typeof KIND)[keyof typeof KIND];
 const NONCE = 12;
 const TAG = 16;
+/** A record's temporary file: created or truncated, never through a symbolic link. */
+const TEMP_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
 
 export interface SoftwareKeyStoreOptions {
   /**
@@ -51,6 +54,8 @@ export class SoftwareKeyStore implements KeyStore {
   readonly #folder: string;
   #kek: Uint8Array | undefined;
   readonly #cache = new Map<string, Uint8Array>();
+  /** Each counter's record as this store last wrote or opened it, with its value: the same bytes read back need no second opening. */
+  readonly #counters = new Map<string, { record: Uint8Array; value: number }>();
   readonly #hook: (point: string) => void;
 
   /** Open (creating if needed) the store in `folder`. */
@@ -115,13 +120,22 @@ export class SoftwareKeyStore implements KeyStore {
     this.#write(kek, name, 'key', KIND.tombstone, new Uint8Array(0));
   }
 
+  /** Always read from the folder; a record byte-identical to the one this store last wrote or opened is not decrypted again. */
   readCounter(name: string): number {
     checkKeyName(name);
-    const rec = this.#read(this.#open(), name, 'ctr');
-    if (!rec) return 0;
+    const kek = this.#open();
+    const bytes = this.#readBytes(name, 'ctr');
+    if (!bytes) {
+      this.#counters.delete(name);
+      return 0;
+    }
+    const known = this.#counters.get(name);
+    if (known && known.record.length === bytes.length && timingSafeEqual(known.record, bytes)) return known.value;
+    const rec = this.#unseal(kek, name, 'ctr', bytes);
     if (rec.kind !== KIND.counter || rec.plain.length !== 8) throw tampered(`counter file for ${name} is not a counter`, name);
     const v = readUintBE(rec.plain);
     if (!Number.isSafeInteger(v)) throw tampered(`counter ${name} is out of range`, name);
+    this.#counters.set(name, { record: bytes, value: v });
     return v;
   }
 
@@ -132,13 +146,16 @@ export class SoftwareKeyStore implements KeyStore {
     const now = this.readCounter(name);
     if (value < now) throw new JukiError('JUKI_ERR_KEYSTORE', `counter ${name} cannot go backwards: it is ${now}, asked for ${value}`, { name, current: now, requested: value });
     if (value === now) return;
-    this.#write(this.#open(), name, 'ctr', KIND.counter, uintBE(value, 8));
+    this.#counters.delete(name);
+    const record = this.#write(this.#open(), name, 'ctr', KIND.counter, uintBE(value, 8));
+    this.#counters.set(name, { record, value });
   }
 
   /** Wipe the KEK and cached keys from memory; the store refuses every later call. */
   close(): void {
     for (const k of this.#cache.values()) k.fill(0);
     this.#cache.clear();
+    this.#counters.clear();
     wipe(this.#kek);
     this.#kek = undefined;
   }
@@ -167,7 +184,7 @@ export class SoftwareKeyStore implements KeyStore {
       }
       // Create atomically: write a temporary file, fsync, then link() it in place, which
       // fails if another process created the KEK first (then we read theirs).
-      const tmp = this.#writeTemp('kek', new Uint8Array(randomBytes(32)));
+      const tmp = this.#writeTemp('kek', new Uint8Array(randomBytes(32)), undefined, true);
       try {
         linkSync(tmp, path);
         fsyncDir(this.#folder);
@@ -179,9 +196,14 @@ export class SoftwareKeyStore implements KeyStore {
     }
   }
 
-  #writeTemp(base: string, bytes: Uint8Array, hook: (point: string) => void = () => {}): string {
-    const tmp = join(this.#folder, `.${base}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    const fd = openSync(tmp, 'wx', 0o600);
+  /**
+   * Write `bytes` to a fsynced temporary file and return its path. Records use one name per
+   * process (`.<name>.<pid>.tmp`, truncated if a crashed process of the same pid left it); the
+   * KEK a fresh random one (`exclusive`), as its creation races other processes.
+   */
+  #writeTemp(base: string, bytes: Uint8Array, hook: (point: string) => void = () => {}, exclusive = false): string {
+    const tmp = join(this.#folder, exclusive ? `.${base}.${PID}.${randomBytes(6).toString('hex')}.tmp` : `.${base}.${PID}.tmp`);
+    const fd = openSync(tmp, exclusive ? 'wx' : TEMP_FLAGS, 0o600);
     try {
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
@@ -197,8 +219,8 @@ export class SoftwareKeyStore implements KeyStore {
   }
 
   /** Atomic, durable replace: temp file, fsync, rename over the target, fsync the folder. */
-  #write(kek: Uint8Array, name: string, ext: 'key' | 'ctr', kind: Kind, plain: Uint8Array): void {
-    const nonce = new Uint8Array(randomBytes(NONCE));
+  #write(kek: Uint8Array, name: string, ext: 'key' | 'ctr', kind: Kind, plain: Uint8Array): Uint8Array {
+    const nonce = secureRandom(NONCE);
     const c = createCipheriv('aes-256-gcm', kek, nonce);
     c.setAAD(aad(kind, name));
     const body = concatBytes(c.update(plain), c.final(), c.getAuthTag());
@@ -217,16 +239,24 @@ export class SoftwareKeyStore implements KeyStore {
     } finally {
       if (tmp) try { unlinkSync(tmp); } catch { /* already gone */ }
     }
+    return record;
   }
 
   #read(kek: Uint8Array, name: string, ext: 'key' | 'ctr'): { kind: Kind; plain: Uint8Array } | undefined {
-    let bytes: Uint8Array;
+    const bytes = this.#readBytes(name, ext);
+    return bytes && this.#unseal(kek, name, ext, bytes);
+  }
+
+  #readBytes(name: string, ext: 'key' | 'ctr'): Uint8Array | undefined {
     try {
-      bytes = new Uint8Array(readFileSync(this.#path(name, ext)));
+      return new Uint8Array(readFileSync(this.#path(name, ext)));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw storeError(`cannot read ${name}.${ext}: ${(e as Error).message}`, name);
     }
+  }
+
+  #unseal(kek: Uint8Array, name: string, ext: 'key' | 'ctr', bytes: Uint8Array): { kind: Kind; plain: Uint8Array } {
     if (bytes.length < MAGIC.length + 1 + NONCE + TAG || !MAGIC.every((b, i) => bytes[i] === b)) throw tampered(`${name}.${ext} is not a sealed key-store record`, name);
     const kind = bytes[MAGIC.length]! as Kind;
     const expected: readonly number[] = ext === 'ctr' ? [KIND.counter] : [KIND.key, KIND.tombstone];
@@ -243,7 +273,10 @@ export class SoftwareKeyStore implements KeyStore {
       throw tampered(`${name}.${ext} failed authentication (edited, swapped or sealed under another KEK)`, name);
     }
   }
+
 }
+
+const PID = process.pid;
 
 function aad(kind: Kind, name: string): Uint8Array {
   return concatBytes(MAGIC, Uint8Array.of(kind), new TextEncoder().encode(name));
