@@ -163,3 +163,23 @@ test('[R2.2.5] the software key store: a power cut at every step of a counter wr
     assert.deepEqual(readdirSync(f).filter((n) => n.endsWith('.tmp')), []);
   }
 });
+
+test('the software key store reads counters from the folder every time: another writer\'s value, a tampered record and a deleted one are seen by an open store', () => {
+  const f = folder();
+  const a = new SoftwareKeyStore(f);
+  const b = new SoftwareKeyStore(f);
+  a.advanceCounter('c', 10);
+  assert.equal(a.readCounter('c'), 10);
+  b.advanceCounter('c', 12);
+  assert.equal(a.readCounter('c'), 12, 'the other store\'s write');
+  assert.throws(() => a.advanceCounter('c', 11), { code: 'JUKI_ERR_KEYSTORE', message: /it is 12, asked for 11/ });
+  const rec = readFileSync(join(f, 'c.ctr'));
+  const t = Buffer.from(rec);
+  t[t.length - 1]! ^= 0x01;
+  writeFileSync(join(f, 'c.ctr'), t);
+  assert.throws(() => a.readCounter('c'), { code: 'JUKI_ERR_KEYSTORE_TAMPERED' });
+  writeFileSync(join(f, 'c.ctr'), rec);
+  assert.equal(a.readCounter('c'), 12);
+  unlinkSync(join(f, 'c.ctr'));
+  assert.equal(a.readCounter('c'), 0, 'deleted: reads 0 (the card notices: its image records a floor)');
+});
