@@ -108,7 +108,7 @@ test('issuance: issued-awaiting-pin until the PIN is set, then active; the blank
     assert.deepEqual(await outbox(w), [], 'nothing announced before the PIN is set');
     const active = await w.counter.issuance.activateOnPinSet(CLERK, n);
     assert.equal(active.status, 'active');
-    assert.deepEqual(await outbox(w), [{ type: 'card.status', to: 'prefecture-13', body: { cardNumber: n, status: 'active', issuer: CHIYODA, version: 2, changedAt: '2025-06-01T03:00:00.000Z' } }]);
+    assert.deepEqual(await outbox(w), [{ type: 'card.status', to: 'prefecture-13', body: { cardNumber: n, status: 'active', issuer: CHIYODA, residentCode: TARO, version: 2, changedAt: '2025-06-01T03:00:00.000Z' } }]);
     const report = await w.counter.stock.reconcile(KEEPER);
     assert.deepEqual(report.alarms, []);
   });
