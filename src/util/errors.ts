@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   JUKI_ERR_READER: 'The reader or card could not be reached: no such reader, no card in it, the card was removed or did not answer, or the PC/SC service is not running or not installed.',
   JUKI_ERR_CARD_STATUS: 'The card answered a command with a status word other than the ones the host accepts; details carry the status word and the command header.',
   // the card component
-  JUKI_ERR_CARD_TAMPERED: 'A card image failed verification (edited, truncated, an older copy restored, or its sealing key destroyed); the sealing key is destroyed and the card is dead.',
+  JUKI_ERR_CARD_TAMPERED: 'A card image failed verification (edited, truncated, an older copy restored, a PIN retry-counter record in the key store deleted or older than the image, or its sealing key destroyed); the sealing key is destroyed and the card is dead.',
   JUKI_ERR_CARD_UNPOWERED: 'A command was sent to a card that is not powered (power it on first), or to a card whose storage failed until it is powered again.',
   // card flows and the terminal agent (src/cs/card-flows, src/terminal)
   JUKI_ERR_CARD_STATE: 'The card is not in a state this card flow can start or resume from (wrong lifecycle, the maker\'s transport keys not yet replaced, keys this system does not hold, an unexpected application); details carry the state read with GET DATA and GET STATUS, so the blank card can be set aside or recorded as spoiled.',
