@@ -239,7 +239,11 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
     app.post('/cards/:cardNumber/pin-set', {
       schema: { tags, summary: 'The PIN pad reports the holder set the PIN: the card becomes active', params: Type.Object({ cardNumber: CardNumber }), response: { 200: CardS, ...errors } },
       preHandler: need('issuance.run', 'activate card'),
-    }, async (req) => counter.issuance.activateOnPinSet(actorOf(req), (req.params as { cardNumber: string }).cardNumber));
+    }, async (req) => {
+      // With terminals wired the CS drives the pad itself (POST /cards/:cardNumber/pin): a bare report is not trusted.
+      if (counter.pins) throw new JukiError('JUKI_ERR_CS_CARD_TRANSITION', 'pin-set: this counter sets PINs on the terminal\'s PIN pad itself: use POST /cards/:cardNumber/pin', { field: 'cardNumber' });
+      return counter.issuance.activateOnPinSet(actorOf(req), (req.params as { cardNumber: string }).cardNumber);
+    });
 
     app.get('/cards/:cardNumber', {
       schema: { tags, params: Type.Object({ cardNumber: CardNumber }), response: { 200: Type.Object({ card: CardS, history: HistoryS }), ...errors } },

@@ -143,6 +143,8 @@ test('counter end to end: delivery → application → personalisation → PIN p
       typeTwice(e, PIN);
       typeTwice(e, PIN);
       typeTwice(e, JPKI_SIGN);
+      const bare = await e.call('POST', `/cards/${first.cardNumber}/pin-set`, tokens.clerk1);
+      assert.equal(bare.status, 409, 'with terminals wired, a bare "PIN was set" report is refused: the CS drives the pad');
       const r = await e.call('POST', `/cards/${first.cardNumber}/pin`, tokens.clerk1, { terminalId: TERMINAL, setBy: 'holder' });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.card.status, 'active');
