@@ -335,6 +335,11 @@ export class SealedCardStore implements CardStore {
     }
     if (!floors) {
       // Version 1 / 2: the retry counters are the image's own; the next write migrates the card.
+      // A card that has retry counters in the key store was migrated already (they are written
+      // only after a version-3 image): an old image put back with its generation record is refused.
+      for (const s of this.#slots(image)) {
+        if (this.#ks.readCounter(s.name) > 0) this.#tampered(`a version-${version} image was put back over a card whose retry counters are in the key store`);
+      }
       this.#legacy = true;
       if (interrupted) this.#ks.advanceCounter(this.#names.counter, Number(generation)); // finish an interrupted commit
       return image;

@@ -101,7 +101,7 @@ function activeWorld(): World {
 }
 
 /** The version-2 fixture (test/card/fixtures/v2-active-card.json) written out as files, modes as the key store demands. */
-function v2World(): World & { fixture: { cardId: string; pin: string; triesLeft: number } } {
+function v2World(): World & { fixture: { cardId: string; pin: string; triesLeft: number }; files: Record<string, string> } {
   const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'v2-active-card.json'), 'utf8')) as { cardId: string; pin: string; triesLeft: number; files: Record<string, string> };
   const root = tempDir();
   mkdirSync(join(root, 'keystore'), { mode: 0o700 });
@@ -110,7 +110,7 @@ function v2World(): World & { fixture: { cardId: string; pin: string; triesLeft:
     writeFileSync(join(root, name), Buffer.from(b64, 'base64'), { mode: 0o600 });
     chmodSync(join(root, name), 0o600);
   }
-  return { root, cardId: fixture.cardId, fixture };
+  return { root, cardId: fixture.cardId, fixture, files: fixture.files };
 }
 
 function withPrep(w0: World, prep: (h: Host) => void): World {
@@ -241,7 +241,7 @@ test('[R2.2.5] on files, restoring an older image copy or an older copy of the P
   assert.throws(() => open(e2), (e) => isJukiError(e, 'JUKI_ERR_KEYSTORE_TAMPERED'));
 });
 
-test('[R2.2.5] a card image of the version-2 layout (retry counters inside the image) still opens with its tries, is rewritten as version 3 by its first change, and the version-2 copy is refused after that', () => {
+test('[R2.2.5] a card image of the version-2 layout (retry counters inside the image) still opens with its tries, is rewritten as version 3 by its first change, and the version-2 copy is refused after that, even with its generation record', () => {
   const v2 = v2World();
   const img = join(v2.root, 'card.img');
   const old = readFileSync(img);
@@ -265,6 +265,11 @@ test('[R2.2.5] a card image of the version-2 layout (retry counters inside the i
   const back = copyWorld(w);
   writeFileSync(join(back.root, 'card.img'), old);
   assert.throws(() => open(back), (e) => isJukiError(e, 'JUKI_ERR_CARD_TAMPERED') && /older image/.test((e as Error).message));
+  // and with its generation record put back too (a key-store file restored): its tries would be the image's own, so it is refused
+  const both = copyWorld(w);
+  writeFileSync(join(both.root, 'card.img'), old);
+  writeFileSync(join(both.root, 'keystore', `${sealingNames(w.cardId).counter}.ctr`), Buffer.from(v2.files[`keystore/${sealingNames(w.cardId).counter}.ctr`]!, 'base64'));
+  assert.throws(() => open(both), (e) => isJukiError(e, 'JUKI_ERR_CARD_TAMPERED') && /version-2 image was put back/.test((e as Error).message));
   o = open(w);
   o.ks.close();
 });
