@@ -87,8 +87,9 @@ export class PinDesk {
     const apps: PinApplicationName[] = ['basic', ...(jpki ? (['jpkiAuth', ...(jpki.sign ? ['jpkiSign' as const] : [])] as PinApplicationName[]) : [])];
     for (const app of apps) {
       const outcome = await agent.setPin(reader, app, app === 'basic' ? 'Set the card PIN (4 digits)' : undefined);
-      // 'already-set' for the basic PIN: a repeat after an answer was lost; the card holds a PIN.
-      const ok = outcome.kind === 'set' || (outcome.kind === 'already-set' && app === 'basic');
+      // 'already-set': the card awaits its first PINs, so this is a repeat of this step (an answer
+      // lost, or a later PIN cancelled): the holder's PIN is on the card already.
+      const ok = outcome.kind === 'set' || outcome.kind === 'already-set';
       if (!ok) {
         await this.#ctx.audit.record({
           type: 'cs.pin.set', actor, subject: { kind: 'card', id: cardNumber }, outcome: 'error', reason: 'JUKI_ERR_CS_PIN_NOT_SET',

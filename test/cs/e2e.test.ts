@@ -140,7 +140,15 @@ test('counter end to end: delivery → application → personalisation → PIN p
     await t.test('[R3.1.2ka] the holder sets the PIN on the PIN pad (basic, JPKI auth, JPKI sign); the card turns active only then', async () => {
       const before = await e.call('GET', `/cards/${first.cardNumber}`, tokens.clerk1);
       assert.equal(before.body.card?.status ?? before.body.status, 'issued-awaiting-pin');
+      // The holder cancels at the signature password: nothing activates; the PINs already on the card stay.
       typeTwice(e, PIN);
+      typeTwice(e, PIN);
+      e.pad.type({ cancel: true });
+      const cancelled = await e.call('POST', `/cards/${first.cardNumber}/pin`, tokens.clerk1, { terminalId: TERMINAL, setBy: 'holder' });
+      assert.equal(cancelled.status, 409, JSON.stringify(cancelled.body));
+      assert.equal(cancelled.body.code, 'JUKI_ERR_CS_PIN_NOT_SET');
+      assert.equal((await e.call('GET', `/cards/${first.cardNumber}`, tokens.clerk1)).body.card.status, 'issued-awaiting-pin');
+      // Again: the basic PIN is found set (the pad is not asked), the JPKI auth PIN is refused as set, the password is set.
       typeTwice(e, PIN);
       typeTwice(e, JPKI_SIGN);
       const bare = await e.call('POST', `/cards/${first.cardNumber}/pin-set`, tokens.clerk1);
