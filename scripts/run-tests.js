@@ -48,8 +48,9 @@ if (files.length === 0) {
 
 mkdirSync(join(resultsFile, '..'), { recursive: true });
 const concurrency = process.env.JUKI_TEST_CONCURRENCY ?? '2';
-// A hung test fails after this long instead of holding CI until its limit.
-const timeoutMs = process.env.JUKI_TEST_TIMEOUT_MS ?? '300000';
+// A hung test file fails after this long (15 min; each file is one test to the runner)
+// instead of holding CI until its limit.
+const timeoutMs = process.env.JUKI_TEST_TIMEOUT_MS ?? '900000';
 const nodeArgs = [
   '--import', 'tsx',
   '--test',
