@@ -115,7 +115,12 @@ export class IssuanceService {
         const a = await q.executeTakeFirst();
         if (!a) throw new JukiError('JUKI_ERR_NOT_FOUND', `applicationId: no application ${applicationId}`, { field: 'applicationId' });
         if (a.state !== 'accepted') throw new JukiError('JUKI_ERR_CS_APPLICATION_STATE', `applicationId: application ${applicationId} is ${a.state}, not accepted`, { field: 'applicationId', state: a.state });
-        const blank = await trx.selectFrom('cs_stock').select(['state', 'terminal_id']).where('serial', '=', serial).executeTakeFirst();
+        // Lock the blank card's row (PostgreSQL): without it, a racing issuance that read it as
+        // taken-out just before the other one committed (and released its pending row) could
+        // reserve the same card and run the card step a second time.
+        let stockQuery = trx.selectFrom('cs_stock').select(['state', 'terminal_id']).where('serial', '=', serial);
+        if (this.#ctx.database.dialect === 'postgres') stockQuery = stockQuery.forUpdate();
+        const blank = await stockQuery.executeTakeFirst();
         if (!blank) throw new JukiError('JUKI_ERR_NOT_FOUND', `serial: no blank card ${serial} in stock`, { field: 'serial' });
         if (blank.state !== 'taken-out' || blank.terminal_id !== terminalId) {
           throw new JukiError('JUKI_ERR_CS_STOCK_STATE', `serial ${serial}: expected a card taken out for terminal ${terminalId}, but it is ${blank.state}${blank.terminal_id ? ` at ${blank.terminal_id}` : ''}`, { field: 'serial', serial, state: blank.state });
