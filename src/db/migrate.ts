@@ -24,7 +24,13 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
     provider: new StaticProvider(),
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely checks for its tables by introspecting every schema of the server; a schema another
+  // database drops at that moment makes the catalogue query fail with "schema ... does not
+  // exist". Nothing was applied (migrations run in one locked transaction): try again.
+  for (let attempt = 1; error && attempt < 3 && /schema "[^"]+" does not exist/.test((error as Error).message ?? ''); attempt++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '?';
     throw new JukiError('JUKI_ERR_CONFLICT', `database: migration ${failed} failed: ${(error as Error).message}`);
