@@ -90,7 +90,7 @@ test('pre-computed script KAT: the first command is C-ENC then C-MAC exactly as 
 });
 
 
-test('[R3.1.3i] a pre-computed script replays on the card it was made for: every command accepted, responses opened where the keys are', () => {
+test('a pre-computed script replays on the card it was made for: every command accepted, responses opened where the keys are (groundwork for the bureau batches of R3.1.3i)', () => {
   const script = precomputeScript(options);
   const card = new Scp03CardChannel({ keys, diversificationData: serial, challenge: { mode: 'pseudo-random', sequenceCounter: 41, context: hex(JPKI_AID) } });
   const iu = card.initializeUpdate(script.initializeUpdate);

@@ -80,7 +80,7 @@ test('counter end to end: delivery → application → personalisation → PIN p
     let first!: { cardNumber: string; serial: string };
     let second!: { cardNumber: string; serial: string };
 
-    await t.test('[R3.1.3ki] staff enrolled with operator cards made by the operator application on the card; sign-in by operator card + PIN pad', async () => {
+    await t.test('staff enrolled with operator cards made by the operator application on the card; sign-in by operator card + PIN pad (the counter side of operator login; R3.1.3ki itself is the bureau roster)', async () => {
       tokens = await enrolStaff(e);
       const me = await e.call('GET', '/me', tokens.clerk1);
       assert.equal(me.body.staffId, 'clerk1');
