@@ -28,7 +28,7 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
   // Kysely checks for its tables by introspecting every schema of the server; a schema another
   // database drops at that moment makes the catalogue query fail with "schema ... does not
   // exist". Nothing was applied (migrations run in one locked transaction): try again.
-  for (let attempt = 1; error && attempt < 3 && /schema "[^"]+" does not exist/.test((error as Error).message ?? ''); attempt++) {
+  for (let attempt = 1; error && attempt < 5 && /schema "[^"]+" does not exist/.test((error as Error).message ?? ''); attempt++) {
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error) {
