@@ -27,8 +27,9 @@ export async function migrateToLatest(database: Database): Promise<string[]> {
   let { error, results } = await migrator.migrateToLatest();
   // Kysely checks for its tables by introspecting every schema of the server; a schema another
   // database drops at that moment makes the catalogue query fail with "schema ... does not
-  // exist". Nothing was applied (migrations run in one locked transaction): try again.
-  for (let attempt = 1; error && attempt < 5 && /schema "[^"]+" does not exist/.test((error as Error).message ?? ''); attempt++) {
+  // exist" (or leaves Kysely believing its lock table exists). Nothing was applied
+  // (migrations run in one locked transaction): try again.
+  for (let attempt = 1; error && attempt < 5 && /(schema "[^"]+"|relation "[^"]*kysely_migration[^"]*") does not exist/.test((error as Error).message ?? ''); attempt++) {
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error) {
