@@ -44,3 +44,5 @@ export { startHttpsReceiver, HttpsTransport, MESSAGES_PATH } from './transports/
 export type { HttpsReceiver, HttpsReceiverOptions, HttpsTransportOptions } from './transports/https.ts';
 export { NationalCardReader, InProcessCardReading, decideCardRead, CARD_READER_BASIC_KVN, NATIONAL_BASIC_MASTER_KEYS } from './card-reader.ts';
 export type { CardRelay, CardReadRequest, CardReading, CardReadingClient, NationalCardReaderOptions } from './card-reader.ts';
+export { mtlsPool, mtlsJson, MtlsPools } from './mtls.ts';
+export type { MtlsPoolOptions, MtlsAnswer } from './mtls.ts';

@@ -5,12 +5,11 @@
  * network CA once, like a handshake). Both end in the same IdentityQueryService.answer.
  */
 import { X509Certificate } from 'node:crypto';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Pool } from 'undici';
 import { JukiError } from '../../util/index.ts';
-import { peerIdentity, verifyNodeCertificate, type NodeCredentials } from '../pki.ts';
-import { nodeId, type NodeSpec } from '../roles.ts';
+import { MtlsPools, mtlsJson } from '../mtls.ts';
+import { verifyNodeCertificate, type NodeCredentials } from '../pki.ts';
+import type { NodeSpec } from '../roles.ts';
 import { IDENTITY_QUERY_PATH, type IdentityAnswer, type IdentityQuery, type IdentityQueryService, type QueryReply } from './identity-query.ts';
 
 /** The requesting side of identity-record queries. */
@@ -91,66 +90,25 @@ export interface HttpsQueryClientOptions {
   readonly timeoutMs?: number;
 }
 
-/** Queries over HTTPS with mutual TLS; the server must present the certificate of the node asked. */
+/** Queries over HTTPS with mutual TLS; the server must present the certificate of the node asked (net/mtls.ts). */
 export class HttpsQueryClient implements QueryClient {
-  readonly #o: HttpsQueryClientOptions;
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools: MtlsPools;
 
   constructor(options: HttpsQueryClientOptions) {
-    this.#o = options;
-  }
-
-  #pool(to: string): Pool {
-    let pool = this.#pools.get(to);
-    if (pool) return pool;
-    const address = this.#o.addressOf(to);
-    if (!address) throw new JukiError('JUKI_ERR_NET_DELIVERY', `https: no address for ${to}`);
-    const c = this.#o.credentials;
-    pool = new Pool(address, {
-      connections: 2,
-      headersTimeout: this.#o.timeoutMs ?? 10_000,
-      bodyTimeout: this.#o.timeoutMs ?? 10_000,
-      connect: {
-        ca: this.#o.caPem,
-        ...(c ? { cert: c.certPem, key: c.keyPem } : {}),
-        checkServerIdentity: (host: string, cert: PeerCertificate) => {
-          const err = checkServerIdentity(host, cert);
-          if (err) return err;
-          try {
-            const id = nodeId(peerIdentity(cert.raw));
-            return id === to ? undefined : new Error(`https: ${address} presented ${id}, expected ${to}`);
-          } catch (e) {
-            return e as Error;
-          }
-        },
-      },
+    this.#pools = new MtlsPools({
+      caPem: options.caPem, addressOf: options.addressOf,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     });
-    this.#pools.set(to, pool);
-    return pool;
   }
 
   async query(to: string, q: IdentityQuery): Promise<IdentityAnswer> {
-    let res;
-    try {
-      res = await this.#pool(to).request({ path: IDENTITY_QUERY_PATH, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(q) });
-    } catch (e) {
-      if (e instanceof JukiError) throw e;
-      throw new JukiError('JUKI_ERR_NET_DELIVERY', `https: ${to}: ${(e as Error).message}`, { node: to });
-    }
-    const text = await res.body.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new JukiError('JUKI_ERR_NET_DELIVERY', `https: ${to}: ${res.statusCode} ${text.slice(0, 200)}`, { node: to });
-    }
-    if (res.statusCode === 200 || res.statusCode === 400 || res.statusCode === 403) return fromReply(to, { status: res.statusCode, body: json } as QueryReply);
-    throw new JukiError('JUKI_ERR_NET_DELIVERY', `https: ${to}: ${res.statusCode} ${text.slice(0, 200)}`, { node: to });
+    const { status, json, text } = await mtlsJson(this.#pools.get(to), to, { method: 'POST', path: IDENTITY_QUERY_PATH, body: q });
+    if (json !== undefined && (status === 200 || status === 400 || status === 403)) return fromReply(to, { status, body: json } as QueryReply);
+    throw new JukiError('JUKI_ERR_NET_DELIVERY', `https: ${to}: ${status} ${text.slice(0, 200)}`, { node: to });
   }
 
-  async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all(pools.map((p) => p.close()));
+  close(): Promise<void> {
+    return this.#pools.close();
   }
 }

@@ -16,15 +16,15 @@
  * accepting the server only if its certificate names the node the message is addressed to.
  */
 import { X509Certificate } from 'node:crypto';
-import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { Pool } from 'undici';
 import { encodeEnvelope, type Envelope } from '../envelope.ts';
 import type { Gate, Refusal } from '../gate.ts';
 import type { Receipt } from '../inbox.ts';
-import { peerIdentity, verifyNodeCertificate, type NodeCredentials } from '../pki.ts';
-import { nodeId, type NodeSpec } from '../roles.ts';
+import { MtlsPools } from '../mtls.ts';
+import { verifyNodeCertificate, type NodeCredentials } from '../pki.ts';
+import type { NodeSpec } from '../roles.ts';
 import { permanentFailure, transientFailure, type Transport } from '../transport.ts';
 
 export const MESSAGES_PATH = '/juki-net/v1/messages';
@@ -108,51 +108,23 @@ export interface HttpsTransportOptions {
   readonly timeoutMs?: number;
 }
 
-/** A sender's HTTPS transport: one keep-alive pool per receiving node. */
+/** A sender's HTTPS transport: one keep-alive pool per receiving node (net/mtls.ts). */
 export class HttpsTransport implements Transport {
-  readonly #o: HttpsTransportOptions;
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools: MtlsPools;
 
   constructor(options: HttpsTransportOptions) {
-    this.#o = options;
-  }
-
-  #pool(to: string): Pool {
-    let pool = this.#pools.get(to);
-    if (pool) return pool;
-    const address = this.#o.addressOf(to);
-    if (!address) throw transientFailure(`https: no address for ${to}`);
-    const c = this.#o.credentials;
-    pool = new Pool(address, {
-      connections: 4,
-      keepAliveTimeout: 30_000,
-      headersTimeout: this.#o.timeoutMs ?? 10_000,
-      bodyTimeout: this.#o.timeoutMs ?? 10_000,
-      connect: {
-        ca: this.#o.caPem,
-        ...(c ? { cert: c.certPem, key: c.keyPem } : {}),
-        // Host-name check as usual, and the server must be the node addressed: a valid
-        // certificate of another node (a misrouted or hijacked address) is refused.
-        checkServerIdentity: (host: string, cert: PeerCertificate) => {
-          const err = checkServerIdentity(host, cert);
-          if (err) return err;
-          try {
-            const id = nodeId(peerIdentity(cert.raw));
-            return id === to ? undefined : new Error(`https: ${address} presented ${id}, expected ${to}`);
-          } catch (e) {
-            return e as Error;
-          }
-        },
-      },
+    this.#pools = new MtlsPools({
+      caPem: options.caPem, addressOf: options.addressOf, connections: 4, keepAliveTimeoutMs: 30_000,
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      noAddress: (to) => transientFailure(`https: no address for ${to}`),
     });
-    this.#pools.set(to, pool);
-    return pool;
   }
 
   async send(envelope: Envelope): Promise<Receipt> {
     let res;
     try {
-      res = await this.#pool(envelope.to).request({
+      res = await this.#pools.get(envelope.to).request({
         path: MESSAGES_PATH,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -175,9 +147,7 @@ export class HttpsTransport implements Transport {
     throw transientFailure(message);
   }
 
-  async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
-    this.#pools.clear();
-    await Promise.all(pools.map((p) => p.close()));
+  close(): Promise<void> {
+    return this.#pools.close();
   }
 }
