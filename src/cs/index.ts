@@ -26,6 +26,10 @@ export * from './key-service.ts';
 // The real card steps over terminal agents, the PIN services and the wiring (docs/counter.md "End to end").
 export { CounterCardSteps, terminalDirectory, inProcessJpki, jpkiRevocationHook, openCounterWithCards, onCardNumber, faceItems, lotMasterKeyName } from './card-steps.ts';
 export type { TerminalDirectory, JpkiRelay, CounterCardStepsOptions, CounterWithCardsOptions } from './card-steps.ts';
+export { HttpsBasicKeyService, basicKeyServiceRoutes, decideCardKeys, CARD_KEYS_PATH } from './remote-key-service.ts';
+export type { HttpsBasicKeyServiceOptions } from './remote-key-service.ts';
+export { HttpsJpkiRelay } from './remote-jpki.ts';
+export type { HttpsJpkiRelayOptions } from './remote-jpki.ts';
 export { PinDesk, PIN_SETTERS, IDENTITY_PURPOSES } from './pin-desk.ts';
 export type { PinSetter, IdentityPurpose, IdentityCheck, PinSetResult, PinResetResult } from './pin-desk.ts';
 export { issueOperatorCard, readOperatorCard } from './operator-cards.ts';

@@ -24,3 +24,5 @@ export {
   JPKI_CARD_AID, JPKI_CARD_KVN, JPKI_MASTER_KEY_NAMES, JPKI_CARD_KEYS, JPKI_CARD_EFS,
 } from './card-personalisation.ts';
 export type { PersonaliseJpkiOptions, JpkiCardResult } from './card-personalisation.ts';
+export { JpkiRelayService, JPKI_RELAY_PATHS } from './http-relay.ts';
+export type { JpkiCardService, JpkiRelayHolder, JpkiRelayPeer, JpkiRelayServiceOptions, RelayReply } from './http-relay.ts';
