@@ -36,8 +36,20 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** Start nats-server -js with TLS (server cert + network CA, client certificates required). */
-export async function startNatsServer(tls: { certPem: string; keyPem: string; caPem: string }): Promise<NatsServer> {
+/** The files and port a custom configuration is written for. */
+export interface NatsServerFiles {
+  readonly port: number;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  readonly storeDir: string;
+}
+
+/**
+ * Start nats-server -js with TLS (server cert + network CA, client certificates required);
+ * `config` writes another configuration for the same files (e.g. juki's verify_and_map one).
+ */
+export async function startNatsServer(tls: { certPem: string; keyPem: string; caPem: string }, config?: (files: NatsServerFiles) => string): Promise<NatsServer> {
   const probe = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
   if (probe.error) throw new Error(`nats-server is not installed (${probe.error.message}): install the Debian package: apt-get install nats-server`);
   const dir = mkdtempSync(join(tmpdir(), 'juki-nats-'));
@@ -45,7 +57,8 @@ export async function startNatsServer(tls: { certPem: string; keyPem: string; ca
   writeFileSync(join(dir, 'server.crt'), tls.certPem);
   writeFileSync(join(dir, 'server.key'), tls.keyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'ca.crt'), tls.caPem);
-  writeFileSync(join(dir, 'nats.conf'), [
+  const files = { port, certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), caFile: join(dir, 'ca.crt'), storeDir: join(dir, 'js') };
+  writeFileSync(join(dir, 'nats.conf'), config ? config(files) : [
     'host: 127.0.0.1',
     `port: ${port}`,
     `jetstream { store_dir: "${join(dir, 'js')}" }`,

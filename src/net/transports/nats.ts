@@ -28,8 +28,9 @@ import {
 } from 'nats';
 import { encodeEnvelope, type Envelope } from '../envelope.ts';
 import type { Gate } from '../gate.ts';
-import { signAsNode, verifyNodeCertificate, verifyNodeSignature, type NodeCredentials } from '../pki.ts';
-import type { NodeSpec } from '../roles.ts';
+import { natsInboxPrefix } from '../nats-config.ts';
+import { peerIdentity, signAsNode, verifyNodeCertificate, verifyNodeSignature, type NodeCredentials } from '../pki.ts';
+import { nodeId, type NodeSpec } from '../roles.ts';
 import { transientFailure, type Acknowledgement, type Transport } from '../transport.ts';
 
 export const NATS_STREAM = 'JUKI_NET';
@@ -48,30 +49,52 @@ export interface NatsConnectOptions {
   readonly name?: string;
 }
 
-/** Connect to nats-server over mutual TLS. */
+/**
+ * Connect to nats-server over mutual TLS. A node's connection takes its replies on
+ * `_INBOX_<node id>.` (nats-config.ts): under juki's server configuration that is the only
+ * subscription a node may make, so nobody else can listen to its replies.
+ */
 export function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
+  let inboxPrefix: string | undefined;
+  if (options.credentials) {
+    try {
+      inboxPrefix = natsInboxPrefix(nodeId(peerIdentity(options.credentials.certPem)));
+    } catch {
+      inboxPrefix = undefined; // not a node certificate: the server will refuse it anyway
+    }
+  }
   return connect({
     servers: options.servers,
     name: options.name ?? 'juki',
     tls: { ca: options.caPem, ...(options.credentials ? { cert: options.credentials.certPem, key: options.credentials.keyPem } : {}) },
+    ...(inboxPrefix ? { inboxPrefix } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
   });
 }
 
-/** Create the JUKI_NET stream if it does not exist. */
+/**
+ * Create the JUKI_NET stream if it does not exist. Under juki's server configuration only the
+ * stream creator (the national center) may; anyone else gets JUKI_ERR_NET_DELIVERY until it
+ * exists (a receiver's start is retried).
+ */
 export async function ensureNatsStream(nc: NatsConnection): Promise<void> {
   const jsm = await nc.jetstreamManager();
   try {
     await jsm.streams.info(NATS_STREAM);
-  } catch {
-    await jsm.streams.add({
-      name: NATS_STREAM,
-      subjects: ['juki.net.>'],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      duplicate_window: nanos(120_000),
-    });
+  } catch (e) {
+    if (!/stream not found/i.test((e as Error).message)) throw transientFailure(`nats: stream ${NATS_STREAM}: ${(e as Error).message}`);
+    try {
+      await jsm.streams.add({
+        name: NATS_STREAM,
+        subjects: ['juki.net.>'],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        duplicate_window: nanos(120_000),
+      });
+    } catch (e2) {
+      throw transientFailure(`nats: stream ${NATS_STREAM} does not exist and this node may not create it (${(e2 as Error).message}): the national center creates it on its first start`);
+    }
   }
 }
 
