@@ -20,7 +20,7 @@ import { ScriptedPinPad, Terminal } from '../terminal/index.ts';
 import {
   Gate, HttpsQueryClient, InProcessCardReading, NationalCardReader, HttpsTransport, IdentityQueryService, Inbox, InProcessNetwork, InProcessQueries, Outbox, Relay, SqlNetStore, auditRefusals,
   createNetworkCa, identityChangesTo, identityQueryRoutes, issueNodeCertificate, municipalityApply, nationalApply, nodeId, prefectureApply,
-  startHttpsReceiver, withCommon, type ApplyMessage, type HttpsReceiver, type NodeCredentials, type NodeSpec, type QueryClient, type ReturnedCardHook,
+  startHttpsReceiver, withCommon, type ApplyMessage, type HttpsReceiver, type HttpsReceiverOptions, type NodeCredentials, type NodeSpec, type QueryClient, type ReturnedCardHook,
   type Topology, type Transport,
 } from '../net/index.ts';
 import type { RegisterChangeHook } from '../register/index.ts';
@@ -111,11 +111,19 @@ export interface NodeNet {
   };
   /** Run a relay round soon (after enqueueing outside the inbox). */
   notify(): void;
+  /**
+   * Over HTTPS (`juki serve --pki --peers`): this node's certificate, the network CA and the
+   * peers' addresses, for the role's own mutual-TLS clients (a municipality's terminals, the
+   * national key service, the jpki relay).
+   */
+  readonly mtls?: { readonly credentials: NodeCredentials; readonly caPem: string; addressOf(node: string): string | undefined };
 }
 
 /** What a mounted role gives back to the network. */
 export interface RoleNetHooks {
   readonly returnedCard?: ReturnedCardHook;
+  /** More routes on the node's mutual-TLS listener (HTTPS only): the national key service, the jpki relay. */
+  readonly routes?: NonNullable<HttpsReceiverOptions['routes']>;
 }
 
 export interface StartedNodeNet {
@@ -179,6 +187,7 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
     ...(spec.role === 'municipality' ? { identityChanges: identityChangesTo(outbox, id, plan.topology.prefectureOf(spec.code!)) } : {}),
     ...(list ? { agency: { list, verifier: verifier!, ...(desk ? { desk } : {}) } } : {}),
     notify: () => relay?.notify(),
+    ...(plan.kind === 'https' ? { mtls: { credentials: creds, caPem: plan.pki.caPem, addressOf } } : {}),
   };
   return {
     net,
@@ -206,7 +215,14 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
         const u = new URL(address);
         receiver = await startHttpsReceiver({
           credentials: creds, caPem: plan.pki.caPem, gate, host: plan.host ?? u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port),
-          ...(answers ? { routes: identityQueryRoutes(answers) } : {}),
+          ...(answers || hooks.routes
+            ? {
+                routes: async (app, peerOf) => {
+                  if (answers) identityQueryRoutes(answers)(app, peerOf);
+                  await hooks.routes?.(app, peerOf);
+                },
+              }
+            : {}),
         });
         url = receiver.url;
         transport = new HttpsTransport({ credentials: creds, caPem: plan.pki.caPem, addressOf });

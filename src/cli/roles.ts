@@ -5,14 +5,21 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { AuditLog } from '../audit/index.ts';
-import { counterHttpPlugin, openCounter } from '../cs/index.ts';
+import {
+  basicKeyServiceRoutes, counterHttpPlugin, HttpsBasicKeyService, HttpsJpkiRelay, inProcessJpki, KeyStoreBasicKeyService, openCounter, openCounterWithCards,
+} from '../cs/index.ts';
+import { SoftwareKeyStore } from '../crypto/index.ts';
+import { HttpsTerminalClient } from '../terminal/index.ts';
+import { JukiError } from '../util/index.ts';
+import { JpkiRelayService } from '../jpki/index.ts';
+import type { TerminalsConfig } from './terminals-file.ts';
 import { ResidentRegister, auditRegisterChanges, both } from '../register/index.ts';
 import type { Database } from '../db/index.ts';
 import { jpkiHttpPlugin } from '../jpki/index.ts';
 import { openJpkiCa } from './jpki-ca.ts';
 import { openEmbeddedCounter, type EmbeddedServices } from './counter-bench.ts';
-import { dirname } from 'node:path';
-import type { NodeSpec, ReturnedCardHook } from '../net/index.ts';
+import { dirname, join } from 'node:path';
+import { nodeId, peerIdentity, type HttpsReceiverOptions, type NodeSpec, type ReturnedCardHook } from '../net/index.ts';
 import { agencyHttpPlugin } from '../agency/index.ts';
 import type { NodeNet } from './network.ts';
 
@@ -28,6 +35,8 @@ export interface RoleContext {
   readonly net?: NodeNet;
   /** Embedded mode (`juki up`): what the roles of this one process share in-process; never set by `juki serve`. */
   readonly local?: EmbeddedServices;
+  /** A municipality under `juki serve --terminals FILE`: the `juki terminal` agents its CS drives. */
+  readonly terminals?: TerminalsConfig;
 }
 
 export interface MountedRole {
@@ -37,6 +46,8 @@ export interface MountedRole {
   readonly notes: readonly string[];
   /** Municipalities: the books' side of a `card.returned` message (R3.2.1i), for the inbox. */
   readonly returnedCard?: ReturnedCardHook;
+  /** Routes on the node's Juki-net mutual-TLS listener (`juki serve --pki`): the national key service, the jpki relay. */
+  readonly netRoutes?: NonNullable<HttpsReceiverOptions['routes']>;
   close(): Promise<void>;
 }
 
@@ -48,6 +59,8 @@ export async function mountRole(ctx: RoleContext): Promise<MountedRole> {
       return mountMunicipality(ctx);
     case 'agency':
       return mountAgency(ctx);
+    case 'national':
+      return mountNational(ctx);
     default:
       return { notes: [], close: async () => {} };
   }
@@ -61,10 +74,35 @@ async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
   const prefix = `/${ctx.id}`;
   const ca = await openJpkiCa({ id: ctx.id, database: ctx.database, keystoreDir: ctx.keystoreDir, baseUrl: `${ctx.baseUrl}${prefix}` });
   if (ctx.local) ctx.local.jpki = ca;
+  // Under `juki serve --pki`: municipalities' CSs reach this node's card work over mutual TLS.
+  const relay = ctx.net?.mtls && !ctx.local ? new JpkiRelayService({ cards: inProcessJpki(ca), audit: new AuditLog(ctx.database, ctx.id) }) : undefined;
   return {
     plugin: jpkiHttpPlugin(ca.authority),
-    notes: [`JPKI OCSP responder ${ctx.baseUrl}${prefix}/ocsp, CA certificates ${ctx.baseUrl}${prefix}/certs/`],
-    close: () => ca.close(),
+    notes: [
+      `JPKI OCSP responder ${ctx.baseUrl}${prefix}/ocsp, CA certificates ${ctx.baseUrl}${prefix}/certs/`,
+      ...(relay ? [`JPKI relay for municipalities' CSs on the Juki-net listener (mutual TLS): POST /jpki/v1/personalisations, /jpki/v1/revocations`] : []),
+    ],
+    ...(relay ? { netRoutes: relay.routes() } : {}),
+    close: async () => {
+      relay?.close();
+      await ca.close();
+    },
+  };
+}
+
+/**
+ * The national center. Under `juki serve --pki`: its basic-area key service on the Juki-net
+ * listener (mutual TLS; municipalities only, every decision audited), over the basic-area
+ * masters in its host key store; `juki up` reaches the same masters in-process.
+ */
+async function mountNational(ctx: RoleContext): Promise<MountedRole> {
+  if (!ctx.net?.mtls || ctx.local) return { notes: [], close: async () => {} };
+  const keyStore = new SoftwareKeyStore(ctx.keystoreDir);
+  const routes = basicKeyServiceRoutes({ service: new KeyStoreBasicKeyService(keyStore), audit: new AuditLog(ctx.database, ctx.id) });
+  return {
+    notes: ['basic-area key service for municipalities\' CSs on the Juki-net listener (mutual TLS): POST /juki-net/v1/card-keys/basic'],
+    netRoutes: routes,
+    close: async () => keyStore.close(),
   };
 }
 
@@ -77,17 +115,76 @@ async function mountJpki(ctx: RoleContext): Promise<MountedRole> {
  */
 async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
   if (ctx.local) return mountEmbeddedMunicipality(ctx, ctx.local);
+  if (ctx.terminals) return mountNetworkedMunicipality(ctx, ctx.terminals);
   const counter = openCounter(ctx.database, ctx.spec.code!, municipalityBooks(ctx.database, ctx.spec.code!, ctx.net));
   const recovered = await counter.issuance.recover();
   return {
     plugin: counterHttpPlugin(counter),
     notes: [
       `counter API ${ctx.baseUrl}/${ctx.id}/ (operator-card sign-in: POST /${ctx.id}/login/challenge)`,
+      `  no terminals configured (--terminals FILE): issuance and re-keying are refused, touching no card`,
       ...(recovered.length ? [`recovered ${recovered.length} interrupted issuance(s): blank cards spoiled for witnessed destruction`] : []),
     ],
     returnedCard: (trx, body, from) => counter.moves.applyReturnedCard(trx, body, from),
     close: async () => {},
   };
+}
+
+/**
+ * `juki serve --role municipality --pki DIR --peers FILE --terminals FILE`: the counter with its
+ * real card steps, every part over mutual TLS with this node's certificate: the `juki terminal`
+ * agents of the terminals file (HttpsTerminalClient, each checked to present `terminal-<id>`),
+ * the national center's basic-area key service (HttpsBasicKeyService) and the jpki node
+ * (HttpsJpkiRelay) at their addresses in the peers file. The municipality's transport and issuer
+ * masters are in this host's key store; print jobs under `<data dir>/print-<code>/`.
+ */
+async function mountNetworkedMunicipality(ctx: RoleContext, config: TerminalsConfig): Promise<MountedRole> {
+  const mtls = ctx.net?.mtls;
+  if (!mtls || !ctx.net) throw new JukiError('JUKI_ERR_USAGE', '--terminals: the CS reaches its terminals, the national center and the jpki node over mutual TLS: give --pki DIR and --peers FILE too');
+  const code = ctx.spec.code!;
+  const national = ctx.net.topology.national;
+  const nationalAddress = mtls.addressOf(national);
+  if (!nationalAddress) throw new JukiError('JUKI_ERR_NET_TOPOLOGY', `peers: ${national} has no address: the CS asks it for each card's basic-area keys`, { field: 'peers' });
+  const jpkiAddress = ctx.net.topology.node('jpki') ? mtls.addressOf('jpki') : undefined;
+  const tls = { caPem: mtls.caPem, certPem: mtls.credentials.certPem, keyPem: mtls.credentials.keyPem };
+  const agents = new Map(config.terminals.map((t) => [t.id, new HttpsTerminalClient({
+    url: t.url, terminalId: t.id, ...tls,
+    // The agent must be that terminal: its certificate names node terminal-<id>.
+    checkServer: (cert) => nodeId(peerIdentity(cert)) === nodeId({ role: 'terminal', code: t.id }),
+  })]));
+  const basicKeys = new HttpsBasicKeyService({ address: nationalAddress, node: national, caPem: mtls.caPem, credentials: mtls.credentials });
+  const jpki = jpkiAddress ? new HttpsJpkiRelay({ address: jpkiAddress, caPem: mtls.caPem, credentials: mtls.credentials }) : undefined;
+  const keyStore = new SoftwareKeyStore(ctx.keystoreDir);
+  const dataDir = ctx.database.dialect === 'sqlite' && ctx.database.location !== ':memory:' ? dirname(ctx.database.location) : dirname(ctx.keystoreDir);
+  const closeAll = async () => {
+    for (const a of agents.values()) await a.close().catch(() => undefined);
+    await basicKeys.close().catch(() => undefined);
+    await jpki?.close().catch(() => undefined);
+    keyStore.close();
+  };
+  try {
+    const counter = openCounterWithCards(ctx.database, code, {
+      ...municipalityBooks(ctx.database, code, ctx.net),
+      agents, keyStore, basicKeys, rekeyTerminal: config.rekeyTerminal,
+      ...(jpki ? { jpki } : {}),
+      printDir: join(dataDir, `print-${code}`),
+    });
+    const recovered = await counter.issuance.recover();
+    return {
+      plugin: counterHttpPlugin(counter),
+      notes: [
+        `counter API ${ctx.baseUrl}/${ctx.id}/ (operator-card sign-in: POST /${ctx.id}/login/challenge)`,
+        `  terminals (${config.file}), driven over mutual TLS: ${config.terminals.map((t) => `${t.id} at ${t.url}`).join(', ')}; deliveries re-keyed at ${config.rekeyTerminal}`,
+        `  basic-area keys from ${national} at ${nationalAddress}; JPKI area ${jpki ? `by jpki at ${jpkiAddress}` : 'not available (no jpki node in the peers file)'}`,
+        ...(recovered.length ? [`recovered ${recovered.length} interrupted issuance(s): blank cards spoiled for witnessed destruction`] : []),
+      ],
+      returnedCard: (trx, body, from) => counter.moves.applyReturnedCard(trx, body, from),
+      close: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
 }
 
 /**

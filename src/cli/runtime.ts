@@ -12,6 +12,7 @@ import { createServer } from '../web/index.ts';
 import { JukiError, invalid, projectRoot } from '../util/index.ts';
 import { mountRole, type MountedRole } from './roles.ts';
 import type { EmbeddedServices } from './counter-bench.ts';
+import type { TerminalsConfig } from './terminals-file.ts';
 import { prepareNodeNet, type NetworkPlan, type StartedNodeNet } from './network.ts';
 import { createServer as createNetServer } from 'node:net';
 
@@ -60,6 +61,8 @@ export interface StartOptions {
   readonly keystoreDir: string;
   /** Join every node to this Juki-net (in-process for `juki up`, HTTPS for `juki serve --pki`). */
   readonly network?: NetworkPlan;
+  /** `juki serve --terminals FILE`: the municipality's `juki terminal` agents. */
+  readonly terminals?: TerminalsConfig;
 }
 
 /**
@@ -94,10 +97,10 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
         ? prepareNodeNet(options.network, spec, node.database, spec.role === 'national' ? { keyStore: new SoftwareKeyStore(options.keystoreDir) } : {})
         : undefined;
       if (net) nets.push(net);
-      const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl, ...(net ? { net: net.net } : {}), ...(local ? { local } : {}) });
+      const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl, ...(net ? { net: net.net } : {}), ...(local ? { local } : {}), ...(options.terminals && spec.role === 'municipality' ? { terminals: options.terminals } : {}) });
       mounted.push(role);
       if (net) {
-        const started = await net.start(role.returnedCard ? { returnedCard: role.returnedCard } : {});
+        const started = await net.start({ ...(role.returnedCard ? { returnedCard: role.returnedCard } : {}), ...(role.netRoutes ? { routes: role.netRoutes } : {}) });
         notes.push(`${node.id}: Juki-net ${options.network!.kind}${started.url ? ` (mutual TLS) ${started.url}` : ''}`);
       }
       if (role.plugin) plugins.push({ prefix: `/${node.id}`, plugin: role.plugin });

@@ -4,11 +4,12 @@ import { JukiError } from '../../util/index.ts';
 import { type Command, out } from '../command.ts';
 import { defaultDbLocation, defaultKeystoreDir, parsePort, runUntilSignalled, startNodes } from '../runtime.ts';
 import { loadPki } from '../network.ts';
+import { loadTerminals } from '../terminals-file.ts';
 
 export const serveCommand: Command = {
   path: ['serve'],
   summary: 'Run one node (one role) in this process',
-  usage: '--role ROLE [--code CODE] [--db SQLITE-PATH|POSTGRES-URL] [--pki DIR --peers FILE] [--host HOST] [--port PORT] [--keystore DIR] [--json]',
+  usage: '--role ROLE [--code CODE] [--db SQLITE-PATH|POSTGRES-URL] [--pki DIR --peers FILE [--terminals FILE]] [--host HOST] [--port PORT] [--keystore DIR] [--json]',
   options: {
     role: { type: 'string' },
     code: { type: 'string' },
@@ -18,6 +19,7 @@ export const serveCommand: Command = {
     keystore: { type: 'string' },
     pki: { type: 'string' },
     peers: { type: 'string' },
+    terminals: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
   help: `
@@ -34,7 +36,14 @@ Options:
   --peers FILE   the topology file with every node's https://host:port address; this node
                  listens there with mutual TLS (Juki-net messages, identity-record queries)
                  and sends to the others' addresses. Without --pki/--peers the node runs
-                 without Juki-net.
+                 without Juki-net. The national center then serves each card's
+                 basic-area keys, and the jpki node its card work, to municipalities'
+                 CSs on that listener.
+  --terminals FILE
+                 a municipality: its counter terminals, {"version": 1, "terminals":
+                 [{"id": "131016-counter-1", "url": "https://host:8394"}],
+                 "rekeyTerminal": "..."} (the juki terminal agents it drives over mutual
+                 TLS); with --pki/--peers. Without it the counter refuses card steps.
   --json         print the node and URL as one JSON line`,
   async run({ values, stdout, stderr }) {
     if (values.role === undefined) {
@@ -48,7 +57,13 @@ Options:
     const network = values.pki !== undefined
       ? { kind: 'https' as const, pki: loadPki(values.pki as string), topology: loadTopology(values.peers as string) }
       : undefined;
-    const runtime = await startNodes([{ spec, db }], { host: values.host as string, port, keystoreDir, ...(network ? { network } : {}) });
+    let terminals;
+    if (values.terminals !== undefined) {
+      if (spec.role !== 'municipality') throw new JukiError('JUKI_ERR_USAGE', `--terminals: only a municipality's CS drives counter terminals, not ${spec.role}`);
+      if (!network) throw new JukiError('JUKI_ERR_USAGE', '--terminals: the CS drives its terminals over mutual TLS with its node certificate: give --pki DIR and --peers FILE too');
+      terminals = loadTerminals(values.terminals as string);
+    }
+    const runtime = await startNodes([{ spec, db }], { host: values.host as string, port, keystoreDir, ...(network ? { network } : {}), ...(terminals ? { terminals } : {}) });
     const node = runtime.nodes[0]!;
     if (values.json) out(stdout, { url: runtime.url, node: { id: node.id, role: spec.role, db: node.database.location } });
     else {

@@ -15,8 +15,8 @@ import { JukiError, invalid } from '../../util/index.ts';
 import { type Command, out } from '../command.ts';
 import { parsePort, runUntilSignalled } from '../runtime.ts';
 import { openCardFile, openKeyStore, keystoreDir } from './card-common.ts';
+import { TERMINAL_ID } from '../terminals-file.ts';
 
-const TERMINAL_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
 
 /**
  * A PIN pad on this process's terminal: the prompt on stderr, the keys read from the TTY with
