@@ -16,15 +16,16 @@ import { AuditLog } from '../audit/index.ts';
 import type { KeyStore } from '../crypto/index.ts';
 import type { Database, Schema } from '../db/index.ts';
 import { VirtualReader } from '../reader/index.ts';
-import { ScriptedPinPad, Terminal } from '../terminal/index.ts';
+import { HttpsTerminalClient, ScriptedPinPad, Terminal } from '../terminal/index.ts';
 import {
-  Gate, HttpsQueryClient, InProcessCardReading, NationalCardReader, HttpsTransport, IdentityQueryService, Inbox, InProcessNetwork, InProcessQueries, Outbox, Relay, SqlNetStore, auditRefusals,
+  Gate, HttpsCardReadingClient, HttpsQueryClient, InProcessCardReading, NatsLink, cardReadRoutes, peerIdentity, NationalCardReader, HttpsTransport, IdentityQueryService, Inbox, InProcessNetwork, InProcessQueries, Outbox, Relay, SqlNetStore, auditRefusals,
   createNetworkCa, identityChangesTo, identityQueryRoutes, issueNodeCertificate, municipalityApply, nationalApply, nodeId, prefectureApply,
   startHttpsReceiver, withCommon, type ApplyMessage, type HttpsReceiver, type HttpsReceiverOptions, type NodeCredentials, type NodeSpec, type QueryClient, type ReturnedCardHook,
   type Topology, type Transport,
 } from '../net/index.ts';
 import type { RegisterChangeHook } from '../register/index.ts';
 import { JukiError } from '../util/index.ts';
+import type { DesksConfig } from './desks-file.ts';
 
 type Trx = Transaction<Schema>;
 
@@ -85,7 +86,15 @@ export type NetworkPlan =
       /** The national center reads agency cards through agency terminals' relays (R4.2.1). */
       readonly cardReading: InProcessCardReading;
     }
-  | { readonly kind: 'https'; readonly pki: NetworkPki; readonly topology: Topology; readonly host?: string };
+  | {
+      readonly kind: 'https'; readonly pki: NetworkPki; readonly topology: Topology; readonly host?: string;
+      /** `juki serve --transport nats --nats URL`: messages over NATS JetStream; queries and card reads stay on HTTPS. */
+      readonly nats?: { readonly servers: string };
+      /** `juki serve --desks FILE`: agency desk terminals (the agency's own desk; where the national center reads cards). */
+      readonly desks?: DesksConfig;
+      /** Where connection progress is told (the NATS link's retries). */
+      readonly log?: (line: string) => void;
+    };
 
 export function inProcessPlan(pki: NetworkPki, topology: Topology): NetworkPlan {
   return { kind: 'in-process', pki, topology, network: new InProcessNetwork(pki.caPem), queries: new InProcessQueries(pki.caPem), cardReading: new InProcessCardReading(pki.caPem) };
@@ -108,6 +117,8 @@ export interface NodeNet {
   readonly agency?: {
     readonly list: NoticeList; readonly verifier: AgencyVerifier;
     readonly desk?: { readonly terminal: Terminal; readonly reader: VirtualReader; readonly pad: ScriptedPinPad; readonly cards: AgencyCardDesk };
+    /** The card verification at the desk: in-process through `desk`, over HTTPS through the `juki terminal` of `--desks`. */
+    readonly cards?: AgencyCardDesk;
   };
   /** Run a relay round soon (after enqueueing outside the inbox). */
   notify(): void;
@@ -174,6 +185,15 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
     const cards = new AgencyCardDesk({ terminal, reader: 'desk-1', cardReading: plan.cardReading.connect(creds.certPem), verifier: verifier!, audit, national: plan.topology.national });
     desk = { terminal, reader, pad, cards };
   }
+  // Over HTTPS: the agency's first desk of --desks, a `juki terminal` driven with its certificate.
+  let remoteDesk: { terminal: HttpsTerminalClient; cards: AgencyCardDesk; reading: HttpsCardReadingClient } | undefined;
+  const ownDesk = plan.kind === 'https' ? plan.desks?.desks.find((d) => d.agency === id) : undefined;
+  if (list && plan.kind === 'https' && ownDesk) {
+    const terminal = deskTerminalClient(ownDesk, creds, plan.pki.caPem);
+    const reading = new HttpsCardReadingClient({ credentials: creds, caPem: plan.pki.caPem, addressOf });
+    const cards = new AgencyCardDesk({ terminal, reader: ownDesk.reader, cardReading: reading, verifier: verifier!, audit, national: plan.topology.national });
+    remoteDesk = { terminal, cards, reading };
+  }
   const cardReader = spec.role === 'national' && options.keyStore ? new NationalCardReader({ keyStore: options.keyStore, audit }) : undefined;
   let relay: Relay<Trx> | undefined;
   let transport: Transport | undefined;
@@ -185,7 +205,7 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
     audit,
     queries,
     ...(spec.role === 'municipality' ? { identityChanges: identityChangesTo(outbox, id, plan.topology.prefectureOf(spec.code!)) } : {}),
-    ...(list ? { agency: { list, verifier: verifier!, ...(desk ? { desk } : {}) } } : {}),
+    ...(list ? { agency: { list, verifier: verifier!, ...(desk ? { desk } : {}), ...(desk || remoteDesk ? { cards: (desk ?? remoteDesk)!.cards } : {}) } } : {}),
     notify: () => relay?.notify(),
     ...(plan.kind === 'https' ? { mtls: { credentials: creds, caPem: plan.pki.caPem, addressOf } } : {}),
   };
@@ -215,17 +235,22 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
         const u = new URL(address);
         receiver = await startHttpsReceiver({
           credentials: creds, caPem: plan.pki.caPem, gate, host: plan.host ?? u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port),
-          ...(answers || hooks.routes
+          ...(answers || cardReader || hooks.routes
             ? {
                 routes: async (app, peerOf) => {
                   if (answers) identityQueryRoutes(answers)(app, peerOf);
+                  if (cardReader) cardReadRoutes(cardReader, nationalDesks(plan.desks, creds, plan.pki.caPem))(app, peerOf);
                   await hooks.routes?.(app, peerOf);
                 },
               }
             : {}),
         });
         url = receiver.url;
-        transport = new HttpsTransport({ credentials: creds, caPem: plan.pki.caPem, addressOf });
+        if (plan.nats) {
+          const link = new NatsLink({ servers: plan.nats.servers, caPem: plan.pki.caPem, credentials: creds, gate, ...(plan.log ? { onState: plan.log } : {}) });
+          link.start();
+          transport = link;
+        } else transport = new HttpsTransport({ credentials: creds, caPem: plan.pki.caPem, addressOf });
       }
       relay = new Relay(outbox, transport, { idleMs: IDLE_MS });
       if (options.autoRelay ?? true) relay.start();
@@ -244,6 +269,32 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
       await transport?.close();
       await queries.close();
       await desk?.terminal.close();
+      await remoteDesk?.terminal.close();
+      await remoteDesk?.reading.close();
     },
+  };
+}
+
+/** A desk's `juki terminal`, reached with `creds` (the agency's, or the national center's for the relay); its certificate must name the terminal. */
+function deskTerminalClient(desk: { terminal: string; url: string }, creds: NodeCredentials, caPem: string): HttpsTerminalClient {
+  const terminalId = `terminal-${desk.terminal}`;
+  return new HttpsTerminalClient({
+    url: desk.url, terminalId, caPem, certPem: creds.certPem, keyPem: creds.keyPem,
+    checkServer: (cert) => {
+      try {
+        return nodeId(peerIdentity(cert)) === terminalId;
+      } catch {
+        return false;
+      }
+    },
+  });
+}
+
+/** The national center's view of --desks for its card-reading route. */
+function nationalDesks(desks: DesksConfig | undefined, creds: NodeCredentials, caPem: string) {
+  const byTerminal = new Map((desks?.desks ?? []).map((d) => [`terminal-${d.terminal}`, { agency: d.agency, terminal: `terminal-${d.terminal}`, url: d.url }]));
+  return {
+    desk: (terminal: string) => byTerminal.get(terminal),
+    openRelay: (d: { terminal: string; url: string }) => deskTerminalClient({ terminal: d.terminal.slice('terminal-'.length), url: d.url }, creds, caPem),
   };
 }

@@ -231,8 +231,8 @@ export function municipalityBooks(database: Database, code: string, net?: Pick<N
 async function mountAgency(ctx: RoleContext): Promise<MountedRole> {
   if (!ctx.net?.agency) return { notes: [`${ctx.id}: no Juki-net configured: no notices, no verification`], close: async () => {} };
   return {
-    plugin: agencyHttpPlugin(ctx.net.agency.list, ctx.net.agency.verifier, ctx.net.agency.desk?.cards),
-    notes: [`agency desk API ${ctx.baseUrl}/${ctx.id}/check (notice list: GET /${ctx.id}/notices${ctx.net.agency.desk ? `; the card in the desk terminal's reader: POST /${ctx.id}/verify-card` : ''})`],
+    plugin: agencyHttpPlugin(ctx.net.agency.list, ctx.net.agency.verifier, ctx.net.agency.cards),
+    notes: [`agency desk API ${ctx.baseUrl}/${ctx.id}/check (notice list: GET /${ctx.id}/notices${ctx.net.agency.cards ? `; the card in the desk terminal's reader: POST /${ctx.id}/verify-card` : ''})`],
     close: async () => {},
   };
 }

@@ -24,10 +24,12 @@
  * terminal that admits the national center's certificate).
  */
 import { X509Certificate } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/index.ts';
 import { diversifyKeySet, KEY_DOMAINS, Scp03HostChannel, wipe, type CommandFields, type KeyStore, type Scp03StaticKeys } from '../crypto/index.ts';
-import { JukiError, toHex } from '../util/index.ts';
-import { verifyNodeCertificate } from './pki.ts';
+import { ERROR_CODES, JukiError, toHex, type ErrorCode } from '../util/index.ts';
+import { MtlsPools, mtlsJson } from './mtls.ts';
+import { verifyNodeCertificate, type NodeCredentials } from './pki.ts';
 import { nodeId, type NodeSpec } from './roles.ts';
 import { affairCatalogue, decideBody, type AffairCatalogue } from './routes/affairs.ts';
 
@@ -49,6 +51,13 @@ export interface CardReadRequest {
   /** The agency terminal's relay and the reader the card is in. */
   readonly relay: CardRelay;
   readonly reader: string;
+  /**
+   * Over HTTPS, where the national center connects to the terminal itself: the agency node the
+   * national center's desk list says the terminal belongs to (null: not listed). A read through
+   * a terminal of another agency, or an unlisted one, is refused like any other denial.
+   * In-process (undefined) the relay is the requesting agency's own object.
+   */
+  readonly relayOwner?: string | null;
 }
 
 /** What the national center gives back to the agency. */
@@ -116,7 +125,15 @@ export class NationalCardReader {
     const by = requester ? nodeId(requester) : 'none';
     const affair = typeof request?.affair === 'string' ? request.affair : '';
     const terminal = request?.relay?.terminalId ?? 'unknown';
-    const decision = decideCardRead(requester, affair, this.#o.catalogue);
+    let decision = decideCardRead(requester, affair, this.#o.catalogue);
+    if (decision.allow && request.relayOwner !== undefined && request.relayOwner !== by) {
+      decision = {
+        allow: false,
+        why: request.relayOwner === null
+          ? `R4.2.1: ${terminal} is not an agency desk terminal known to the national center`
+          : `R4.2.1: ${terminal} is a desk terminal of ${request.relayOwner}, not of ${by}`,
+      };
+    }
     const base = { affair, by, terminal, why: decision.why };
     const actor = requester ? { kind: 'node' as const, id: by } : { kind: 'system' as const };
     if (!decision.allow) {
@@ -224,5 +241,121 @@ export class InProcessCardReading {
         return reader.read(peer, request);
       },
     };
+  }
+}
+
+/** The national center's card-reading route on its Juki-net listener (mutual TLS). */
+export const CARD_READ_PATH = '/juki-net/v1/card-reads';
+
+/** An agency desk terminal as the national center knows it (`juki serve --desks FILE`). */
+export interface RemoteDesk {
+  /** The agency node it belongs to, e.g. `agency-passport`. */
+  readonly agency: string;
+  /** The terminal's node id, `terminal-<juki terminal --id>`. */
+  readonly terminal: string;
+  /** `https://host:port` of its `juki terminal`. */
+  readonly url: string;
+}
+
+export interface CardReadRoutesOptions {
+  /** The desk terminals by node id. */
+  readonly desk: (terminal: string) => RemoteDesk | undefined;
+  /** The national center's own connection to a desk terminal (an HttpsTerminalClient with its node certificate). */
+  readonly openRelay: (desk: RemoteDesk) => CardRelay & { close(): Promise<void> };
+}
+
+const READ_FIELDS = ['affair', 'terminal', 'reader'];
+
+function statusOfRead(code: string): number {
+  if (code === 'JUKI_ERR_NET_CARD_READ_DENIED') return 403;
+  if (code === 'JUKI_ERR_INVALID_INPUT') return 400;
+  if (code === 'JUKI_ERR_READER' || code === 'JUKI_ERR_TERMINAL_DENIED') return 502;
+  return 409;
+}
+
+/**
+ * Mount the card-reading route (HttpsReceiverOptions.routes). An agency asks, with its node
+ * certificate, for the card in a reader of its desk terminal:
+ *
+ *   POST /juki-net/v1/card-reads  {"affair": "agency.passport-issuance", "terminal": "terminal-passport-desk-1", "reader": "desk-1"}
+ *   200 CardReading     403 JUKI_ERR_NET_CARD_READ_DENIED     400 JUKI_ERR_INVALID_INPUT
+ *   409 the card's or the channel's error (JUKI_ERR_CARD_STATUS, JUKI_ERR_SCP_*)     502 the terminal unreachable or refusing
+ *
+ * The national center then connects to that terminal itself (openRelay) and reads through its
+ * relay; the decision (requester, affair, the terminal being the requester's own) comes first
+ * and is audited with the read (`net.card.read`).
+ */
+export function cardReadRoutes(reader: NationalCardReader, o: CardReadRoutesOptions) {
+  return (app: FastifyInstance, peerOf: (req: FastifyRequest) => NodeSpec | null): void => {
+    app.post(CARD_READ_PATH, async (req, reply) => {
+      const bad = (field: string, what: string) => reply.status(400).send({ code: 'JUKI_ERR_INVALID_INPUT', message: `card read.${field}: ${what}` });
+      let body: unknown = req.body;
+      if (typeof body === 'string') {
+        try {
+          body = JSON.parse(body);
+        } catch {
+          return bad('', 'expected JSON');
+        }
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) return bad('', 'expected an object {"affair", "terminal", "reader"}');
+      const b = body as Record<string, unknown>;
+      for (const k of Object.keys(b)) if (!READ_FIELDS.includes(k)) return bad(k, `unexpected field (expected ${READ_FIELDS.join(', ')})`);
+      if (typeof b.affair !== 'string' || b.affair.length === 0 || b.affair.length > 100) return bad('affair', 'expected an affair id from the catalogue');
+      if (typeof b.terminal !== 'string' || !/^terminal-[A-Za-z0-9][A-Za-z0-9-]{0,31}$/.test(b.terminal)) return bad('terminal', `expected a terminal node id (terminal-<id>), got ${JSON.stringify(b.terminal)}`);
+      if (typeof b.reader !== 'string' || !/^[\x20-\x7e]{1,128}$/.test(b.reader)) return bad('reader', `expected the reader's name, got ${JSON.stringify(b.reader)}`);
+      const terminal = b.terminal;
+      const desk = o.desk(terminal);
+      const unreachable = (): never => {
+        throw new JukiError('JUKI_ERR_NET_CARD_READ_DENIED', `${terminal} is not a known desk terminal`);
+      };
+      const relay = desk ? o.openRelay(desk) : { terminalId: terminal, connect: unreachable, transmit: unreachable, close: async () => {} };
+      try {
+        const reading = await reader.read(peerOf(req), { affair: b.affair, relay, reader: b.reader, relayOwner: desk ? desk.agency : null });
+        return reply.status(200).send(reading);
+      } catch (e) {
+        if (!(e instanceof JukiError)) throw e;
+        return reply.status(statusOfRead(e.code)).send({ code: e.code, message: e.message });
+      } finally {
+        await relay.close().catch(() => undefined);
+      }
+    });
+  };
+}
+
+export interface HttpsCardReadingOptions {
+  /** This agency's certificate and key (the requester's identity). */
+  readonly credentials: NodeCredentials;
+  readonly caPem: string;
+  readonly addressOf: (node: string) => string | undefined;
+  /** Per request, ms (default 60000: the read crosses the terminal's relay several times). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * An agency's card reading over HTTPS (`juki serve`): asks the national center to read the card
+ * in its desk terminal, naming the terminal (the relay's `terminalId`) and the reader; the
+ * national center connects to that terminal itself.
+ */
+export class HttpsCardReadingClient implements CardReadingClient {
+  readonly #pools: MtlsPools;
+  readonly #timeoutMs: number;
+
+  constructor(o: HttpsCardReadingOptions) {
+    this.#timeoutMs = o.timeoutMs ?? 60_000;
+    this.#pools = new MtlsPools({ caPem: o.caPem, addressOf: o.addressOf, credentials: o.credentials, timeoutMs: this.#timeoutMs });
+  }
+
+  async read(to: string, request: CardReadRequest): Promise<CardReading> {
+    const { status, json, text } = await mtlsJson(this.#pools.get(to), to, {
+      method: 'POST', path: CARD_READ_PATH, body: { affair: request.affair, terminal: request.relay.terminalId, reader: request.reader }, timeoutMs: this.#timeoutMs,
+    });
+    const o = (json ?? {}) as Record<string, unknown>;
+    if (status === 200) return o as unknown as CardReading;
+    if (typeof o.code === 'string' && o.code in ERROR_CODES) throw new JukiError(o.code as ErrorCode, `${to}: ${String(o.message)}`, { node: to });
+    throw new JukiError('JUKI_ERR_NET_DELIVERY', `https: ${to}: ${status} ${text.slice(0, 200)}`, { node: to });
+  }
+
+  close(): Promise<void> {
+    return this.#pools.close();
   }
 }

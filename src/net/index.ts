@@ -42,7 +42,14 @@ export type {
 } from './routes/index.ts';
 export { startHttpsReceiver, HttpsTransport, MESSAGES_PATH } from './transports/https.ts';
 export type { HttpsReceiver, HttpsReceiverOptions, HttpsTransportOptions } from './transports/https.ts';
-export { NationalCardReader, InProcessCardReading, decideCardRead, CARD_READER_BASIC_KVN, NATIONAL_BASIC_MASTER_KEYS } from './card-reader.ts';
-export type { CardRelay, CardReadRequest, CardReading, CardReadingClient, NationalCardReaderOptions } from './card-reader.ts';
+export {
+  NationalCardReader, InProcessCardReading, decideCardRead, CARD_READER_BASIC_KVN, NATIONAL_BASIC_MASTER_KEYS, CARD_READ_PATH, cardReadRoutes, HttpsCardReadingClient,
+} from './card-reader.ts';
+export type { CardRelay, CardReadRequest, CardReading, CardReadingClient, NationalCardReaderOptions, RemoteDesk, CardReadRoutesOptions, HttpsCardReadingOptions } from './card-reader.ts';
+export { natsServerConfig, natsPermissions, natsInboxPrefix } from './nats-config.ts';
+export type { NatsServerConfigOptions, NatsPermissions } from './nats-config.ts';
+export { NatsLink, NATS_STREAM, natsSubject, connectNats } from './transports/nats.ts';
+export type { NatsLinkOptions } from './transports/nats.ts';
+export { issueServiceCertificate } from './pki.ts';
 export { mtlsPool, mtlsJson, MtlsPools } from './mtls.ts';
 export type { MtlsPoolOptions, MtlsAnswer } from './mtls.ts';

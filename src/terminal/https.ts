@@ -26,13 +26,26 @@ import type { OperatorSignOutcome, PinApplicationName, PinSetOutcome, PinVerifyO
 
 const BASE = '/terminal/v1';
 
+/** What a request asks of the terminal: the relay, or a step that stays local (see authorisePeer). */
+export type TerminalAction = 'relay' | 'local';
+
+function actionOf(url: string): TerminalAction {
+  const path = url.split('?')[0]!;
+  return path === `${BASE}/readers` || /\/(connect|transmit)$/.test(path) ? 'relay' : 'local';
+}
+
 export interface TerminalHttpsOptions {
   readonly keyPem: string;
   readonly certPem: string;
   /** The network CA: client certificates must chain to it. */
   readonly caPem: string;
-  /** Whether this client certificate may drive the terminal (its own CS only). */
-  readonly authorisePeer: (cert: X509Certificate) => boolean;
+  /**
+   * Whether this client certificate may drive the terminal (its own CS only) for `action`:
+   * `relay` (list readers, connect, transmit server-built APDUs) or `local` (PIN steps on the
+   * pad, operator login, release), so another node (the national center reading an agency
+   * card) can be admitted to the relay only.
+   */
+  readonly authorisePeer: (cert: X509Certificate, action: TerminalAction) => boolean;
   readonly host?: string;
   readonly port?: number;
 }
@@ -89,7 +102,7 @@ export async function serveTerminalHttps(agent: TerminalAgentApi, o: TerminalHtt
     const peer = (req.raw.socket as TLSSocket).getPeerCertificate?.();
     let ok = false;
     try {
-      ok = Boolean(peer?.raw) && o.authorisePeer(new X509Certificate(peer.raw));
+      ok = Boolean(peer?.raw) && o.authorisePeer(new X509Certificate(peer.raw), actionOf(req.url));
     } catch {
       ok = false;
     }

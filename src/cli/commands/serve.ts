@@ -5,11 +5,12 @@ import { type Command, out } from '../command.ts';
 import { defaultDbLocation, defaultKeystoreDir, parsePort, runUntilSignalled, startNodes } from '../runtime.ts';
 import { loadPki } from '../network.ts';
 import { loadTerminals } from '../terminals-file.ts';
+import { loadDesks } from '../desks-file.ts';
 
 export const serveCommand: Command = {
   path: ['serve'],
   summary: 'Run one node (one role) in this process',
-  usage: '--role ROLE [--code CODE] [--db SQLITE-PATH|POSTGRES-URL] [--pki DIR --peers FILE [--terminals FILE]] [--host HOST] [--port PORT] [--keystore DIR] [--json]',
+  usage: '--role ROLE [--code CODE] [--db SQLITE-PATH|POSTGRES-URL] [--pki DIR --peers FILE [--terminals FILE] [--transport https|nats --nats URL] [--desks FILE]] [--host HOST] [--port PORT] [--keystore DIR] [--json]',
   options: {
     role: { type: 'string' },
     code: { type: 'string' },
@@ -20,6 +21,9 @@ export const serveCommand: Command = {
     pki: { type: 'string' },
     peers: { type: 'string' },
     terminals: { type: 'string' },
+    transport: { type: 'string', default: 'https' },
+    nats: { type: 'string' },
+    desks: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
   help: `
@@ -44,6 +48,21 @@ Options:
                  [{"id": "131016-counter-1", "url": "https://host:8394"}],
                  "rekeyTerminal": "..."} (the juki terminal agents it drives over mutual
                  TLS); with --pki/--peers. Without it the counter refuses card steps.
+  --transport T  how Juki-net messages travel: https (default: pushed to the peers'
+                 addresses) or nats (NATS JetStream at --nats: the outbox publishes to
+                 the receivers' subjects, the inbox consumes this node's durable consumer;
+                 identity-record queries and card reads stay on the HTTPS listener).
+                 The node certificate is the NATS client certificate; run nats-server
+                 with the configuration of 'juki pki nats-config'. While the server is
+                 unreachable the node retries with backoff and its messages stay
+                 pending (juki net pending), never dropped.
+  --nats URL     with --transport nats: tls://host:port of nats-server
+  --desks FILE   agency desk terminals, {"version": 1, "desks": [{"agency":
+                 "agency-passport", "terminal": "passport-desk-1", "url":
+                 "https://host:port", "reader": "desk-1"}]}: an agency verifies cards in
+                 its desk's juki terminal (POST /<agency>/verify-card); the national
+                 center reads them through that terminal's relay with its own
+                 certificate (the terminal admits it with --relay-for national)
   --json         print the node and URL as one JSON line`,
   async run({ values, stdout, stderr }) {
     if (values.role === undefined) {
@@ -54,9 +73,24 @@ Options:
     const port = parsePort(values.port as string | undefined, 8392);
     const keystoreDir = (values.keystore as string | undefined) ?? defaultKeystoreDir();
     if ((values.pki === undefined) !== (values.peers === undefined)) throw new JukiError('JUKI_ERR_USAGE', 'juki serve: --pki DIR and --peers FILE go together');
-    const network = values.pki !== undefined
-      ? { kind: 'https' as const, pki: loadPki(values.pki as string), topology: loadTopology(values.peers as string) }
-      : undefined;
+    const transport = values.transport as string;
+    if (transport !== 'https' && transport !== 'nats') throw new JukiError('JUKI_ERR_USAGE', `--transport: expected https or nats, got ${JSON.stringify(transport)}`);
+    if (transport === 'nats' && values.nats === undefined) throw new JukiError('JUKI_ERR_USAGE', '--transport nats: give the server with --nats tls://host:port');
+    if (transport !== 'nats' && values.nats !== undefined) throw new JukiError('JUKI_ERR_USAGE', '--nats: only with --transport nats');
+    if ((transport === 'nats' || values.desks !== undefined) && values.pki === undefined) {
+      throw new JukiError('JUKI_ERR_USAGE', `${transport === 'nats' ? '--transport nats' : '--desks'}: needs the node certificate and the peers: give --pki DIR and --peers FILE too`);
+    }
+    const nats = values.nats !== undefined ? { servers: parseNatsUrl(values.nats as string) } : undefined;
+    let network;
+    if (values.pki !== undefined) {
+      const topology = loadTopology(values.peers as string);
+      network = {
+        kind: 'https' as const, pki: loadPki(values.pki as string), topology,
+        ...(nats ? { nats } : {}),
+        ...(values.desks !== undefined ? { desks: loadDesks(values.desks as string, topology) } : {}),
+        log: (line: string) => out(stderr, `juki serve: ${line}`),
+      };
+    }
     let terminals;
     if (values.terminals !== undefined) {
       if (spec.role !== 'municipality') throw new JukiError('JUKI_ERR_USAGE', `--terminals: only a municipality's CS drives counter terminals, not ${spec.role}`);
@@ -73,3 +107,17 @@ Options:
     return runUntilSignalled(runtime, (line) => out(stderr, `juki serve: ${line}`));
   },
 };
+
+/** `--nats`: tls://host:port (the connection is mutual TLS; no credentials in the URL). */
+export function parseNatsUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new JukiError('JUKI_ERR_USAGE', `--nats: expected tls://host:port, got ${JSON.stringify(text)}`);
+  }
+  if (u.protocol !== 'tls:' || !u.hostname || !u.port || (u.pathname !== '' && u.pathname !== '/') || u.search || u.hash || u.username || u.password) {
+    throw new JukiError('JUKI_ERR_USAGE', `--nats: expected tls://host:port (mutual TLS with the node certificate, no path or credentials), got ${JSON.stringify(text)}`);
+  }
+  return `tls://${u.host}`;
+}

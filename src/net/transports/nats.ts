@@ -29,6 +29,7 @@ import {
 import { encodeEnvelope, type Envelope } from '../envelope.ts';
 import type { Gate } from '../gate.ts';
 import { natsInboxPrefix } from '../nats-config.ts';
+import { backoffDelay, type Backoff } from '../outbox.ts';
 import { peerIdentity, signAsNode, verifyNodeCertificate, verifyNodeSignature, type NodeCredentials } from '../pki.ts';
 import { nodeId, type NodeSpec } from '../roles.ts';
 import { transientFailure, type Acknowledgement, type Transport } from '../transport.ts';
@@ -214,4 +215,97 @@ export async function startNatsReceiver(options: NatsReceiverOptions): Promise<N
       await loop;
     },
   };
+}
+
+export interface NatsLinkOptions {
+  /** `tls://host:port` of nats-server. */
+  readonly servers: string;
+  readonly caPem: string;
+  /** The node's certificate and key: the NATS client certificate, and the envelope signatures. */
+  readonly credentials: NodeCredentials;
+  /** The node's receiving side: its durable consumer is consumed into it. */
+  readonly gate: Gate;
+  /** Between connection attempts (default 500 ms doubling to 30 s, with jitter). */
+  readonly backoff?: Backoff;
+  /** Told about each failed attempt and the connection made (for the operator's log). */
+  readonly onState?: (line: string) => void;
+}
+
+/**
+ * A node's whole NATS side (`juki serve --transport nats`): connects with its node certificate,
+ * retrying with backoff while the server is unreachable or the stream not yet made, then
+ * consumes its durable consumer into the Gate; as the relay's transport it publishes to the
+ * receivers' subjects. Until connected every send fails as transient (`JUKI_ERR_NET_DELIVERY`,
+ * naming the server and the last connection error), so the outbox keeps the message pending,
+ * visible in `juki net pending`, and delivers it once connected: nothing is dropped.
+ */
+export class NatsLink implements Transport {
+  readonly #o: NatsLinkOptions;
+  #nc: NatsConnection | undefined;
+  #transport: NatsTransport | undefined;
+  #receiver: NatsReceiver | undefined;
+  #lastError = 'not connected yet';
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #ready: Promise<void>;
+  #resolveReady!: () => void;
+
+  constructor(options: NatsLinkOptions) {
+    this.#o = options;
+    this.#ready = new Promise((r) => (this.#resolveReady = r));
+  }
+
+  /** Start connecting (in the background); `ready()` resolves once the receiver consumes. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Whether the receiver consumes, and the last connection error if not. */
+  get state(): { readonly connected: boolean; readonly lastError?: string } {
+    return this.#receiver ? { connected: true } : { connected: false, lastError: this.#lastError };
+  }
+
+  async #run(): Promise<void> {
+    const backoff = this.#o.backoff ?? { baseMs: 500, maxMs: 30_000 };
+    for (let attempt = 1; !this.#closed; attempt++) {
+      try {
+        this.#nc ??= await connectNats({ servers: this.#o.servers, caPem: this.#o.caPem, credentials: this.#o.credentials, name: nodeId(this.#o.credentials.spec) });
+        this.#transport ??= new NatsTransport(this.#nc, this.#o.credentials);
+        if (this.#closed) return;
+        this.#receiver = await startNatsReceiver({ nc: this.#nc, caPem: this.#o.caPem, gate: this.#o.gate });
+        this.#o.onState?.(`nats: connected to ${this.#o.servers}; consuming ${natsSubject(this.#o.gate.id)}`);
+        this.#resolveReady();
+        return;
+      } catch (e) {
+        this.#lastError = (e as Error).message;
+        const wait = backoffDelay(attempt, Math.random, backoff);
+        this.#o.onState?.(`nats: ${this.#o.servers}: ${this.#lastError}; retrying in ${wait} ms`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          this.#wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    }
+  }
+
+  async send(envelope: Envelope): Promise<Acknowledgement> {
+    if (!this.#transport) throw transientFailure(`nats: ${this.#o.servers}: not connected (${this.#lastError})`);
+    return this.#transport.send(envelope);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#wake?.();
+    await this.#loop;
+    await this.#receiver?.close().catch(() => undefined);
+    await this.#nc?.close().catch(() => undefined);
+  }
 }
