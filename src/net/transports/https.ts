@@ -52,6 +52,9 @@ export interface HttpsReceiver {
   close(): Promise<void>;
 }
 
+/** How long a connection's verified client certificate is trusted before it is checked again, ms. */
+const PEER_RECHECK_MS = 60_000;
+
 const Reply = Type.Object({ receipt: Type.Union([Type.Literal('applied'), Type.Literal('duplicate'), Type.Literal('held')]) });
 const Failure = Type.Object({ code: Type.String(), message: Type.String() });
 
@@ -76,16 +79,28 @@ export async function startHttpsReceiver(options: HttpsReceiverOptions): Promise
   // The body is the envelope's wire text; the Gate parses and checks it itself.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // A connection's client certificate cannot change (renegotiation is refused below), so it is
+  // checked once per connection and the result kept for PEER_RECHECK_MS: parsing and verifying
+  // the certificate on every keep-alive request was most of a small request's cost. Rechecked
+  // after that, so a certificate that expires on a long-lived connection stops being accepted.
+  app.server.on('secureConnection', (socket: TLSSocket) => socket.disableRenegotiation());
+  const peers = new WeakMap<TLSSocket, { readonly peer: NodeSpec | null; readonly until: number }>();
   const peerOf = (req: FastifyRequest): NodeSpec | null => {
     const socket = req.raw.socket as TLSSocket;
     if (!socket.authorized) return null;
+    const now = Date.now();
+    const known = peers.get(socket);
+    if (known && now < known.until) return known.peer;
     const cert = socket.getPeerCertificate();
     if (!cert || !cert.raw) return null;
+    let peer: NodeSpec | null;
     try {
-      return verifyNodeCertificate(cert.raw, ca);
+      peer = verifyNodeCertificate(cert.raw, ca);
     } catch {
-      return null;
+      peer = null;
     }
+    peers.set(socket, { peer, until: now + PEER_RECHECK_MS });
+    return peer;
   };
   app.post(MESSAGES_PATH, { schema: { response: { 200: Reply, 400: Failure, 403: Failure, 503: Failure } } }, async (req, reply) => {
     const peer = peerOf(req);
