@@ -70,6 +70,13 @@ export interface ApplicationType {
   readonly files: FileTable;
   /** Whether a channel opened with the issuer domain's keys is accepted while this application is selected (PIN services, R3.2.2). */
   readonly acceptsIssuerChannel: boolean;
+  /**
+   * The KVN of the initial key set the maker puts on the card for this module (the JPKI area:
+   * 4F). INSTALL binds the new instance's security domain to that set (and refuses, 69 85,
+   * when the card was made without one); the ISD's personalisation then carries no key set
+   * for it (DGI 8F01 refused), and only the domain's own PUT KEY replaces it.
+   */
+  readonly initialKeyKvn?: number;
   /** Setting this application's PIN the first time makes the card active (the basic area, R2.2.1a). */
   readonly activatesCard?: boolean;
   /** PIN refs that must be set before anything but setting them is allowed (R2.2.1a). */

@@ -303,6 +303,8 @@ export class Card implements CardDevice {
     if (cmd.ins === 0x82) return { sw: externalAuthenticate(cmd, state) };
     const handler = type.commands?.get(cmd.ins) ?? COMMON_COMMANDS.get(cmd.ins);
     if (!handler) return { sw: SW.INS_NOT_SUPPORTED };
+    // A domain's own PUT KEY (the JPKI area's) replaces a key set: forget the prepared ones, as for the ISD's.
+    if (cmd.ins === 0xd8) this.#forgetKeys();
     return handler(cmd, new AppCtx(record, type, image, state, this.#view(secured), this.#persist, this.#persistPin, this.#random));
   }
 

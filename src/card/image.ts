@@ -58,6 +58,18 @@ export interface CardImage {
   /** The issuer security domain (the issuing municipality; transport keys while blank). */
   isd: SdRecord;
   apps: AppRecord[];
+  /**
+   * Initial key sets the maker put on the card for a module's future security domain (the JPKI
+   * area's, R5.1), per card, diversified from a master the maker shares with the area's owner.
+   * No command reads them; INSTALL of that module binds its domain to the set and removes it here.
+   */
+  initialKeys?: InitialKeySet[];
+}
+
+/** A key set waiting for its module's instance: the module it is bound to, and the set. */
+export interface InitialKeySet {
+  module: Uint8Array;
+  set: KeySetRecord;
 }
 
 const B = '$b';

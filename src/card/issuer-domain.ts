@@ -152,9 +152,14 @@ function install(cmd: CommandApdu, ctx: IsdContext): Reply {
   if (eq(aid, ISD_AID) || findApp(ctx.image, aid)) refuse(SW.INCORRECT_DATA);
   if (type.singleton && ctx.image.apps.some((a) => eq(a.module, type.module))) refuse(SW.INCORRECT_DATA);
   if (ctx.image.apps.length >= MAX_APPS) refuse(SW.NOT_ENOUGH_MEMORY);
+  // A module whose domain takes the maker's initial key set (the JPKI area, R5.1): the card must carry one for it.
+  const initial = type.initialKeyKvn === undefined ? undefined : ctx.image.initialKeys?.find((k) => eq(k.module, type.module) && k.set.kvn === type.initialKeyKvn);
+  if (type.initialKeyKvn !== undefined && !initial) refuse(SW.CONDITIONS_NOT_SATISFIED);
   const pins: AppRecord['pins'] = {};
   for (const p of type.files.pinDefs) pins[p.policy.ref] = unsetPin(p.policy);
-  ctx.image.apps.push({ aid, module: type.module.slice(), lifecycle: 'installed', sd: { keys: [] }, files: {}, pins, keys: {} });
+  ctx.image.apps.push({ aid, module: type.module.slice(), lifecycle: 'installed', sd: { keys: initial ? [initial.set] : [] }, files: {}, pins, keys: {} });
+  // The set moves to the instance's domain in the same write: it is never in two places, nor lost.
+  if (initial) ctx.image.initialKeys = ctx.image.initialKeys!.filter((k) => k !== initial);
   ctx.persist();
   return { data: Uint8Array.of(0), sw: SW.OK };
 }
@@ -177,8 +182,11 @@ export function personaliseApp(image: CardImage, record: AppRecord, type: Applic
   const sets: KeySetRecord[] = [];
   const files: Record<number, Uint8Array> = {};
   const rest: Dgi[] = [];
+  const bound = type.initialKeyKvn !== undefined;
   for (const d of dgis) {
     if (d.dgi === DGI_KEYSET) {
+      // A domain bound to the maker's initial set takes no key from the ISD (R5.1): only its own PUT KEY changes it.
+      if (bound) refuse(SW.INCORRECT_DATA);
       const s = keySetFromDgi(d.value, image);
       if (sets.some((x) => x.kvn === s.kvn)) refuse(SW.INCORRECT_DATA);
       sets.push(s);
@@ -193,12 +201,12 @@ export function personaliseApp(image: CardImage, record: AppRecord, type: Applic
     }
     rest.push(d);
   }
-  if (sets.length === 0) refuse(SW.INCORRECT_DATA);
+  if (bound ? record.sd.keys.length === 0 : sets.length === 0) refuse(SW.INCORRECT_DATA);
   for (const fid of type.requiredFiles) if (!files[fid]) refuse(SW.INCORRECT_DATA);
   if (rest.length && !type.personalise) refuse(SW.INCORRECT_DATA);
   const extra = type.personalise?.(rest, { serial: image.serial, random }) ?? {};
   // Everything validated: now mutate, all at once.
-  record.sd.keys = sets;
+  if (!bound) record.sd.keys = sets;
   record.files = { ...files, ...extra.files };
   record.keys = { ...extra.keys };
   record.lifecycle = 'personalised';
@@ -282,7 +290,28 @@ function putKey(cmd: CommandApdu, ctx: IsdContext): Reply {
   if (cmd.p2 !== 0x81) refuse(SW.INCORRECT_P1P2);
   const dek = ctx.state.keyset?.dek;
   if (!dek) refuse(SW.SECURITY_NOT_SATISFIED);
-  const d = cmd.data;
+  const { kvn, keys, kcvs } = parsePutKeyData(cmd.data, dek);
+  const sets = ctx.image.isd.keys;
+  if (cmd.p1 !== 0) {
+    const old = sets.find((s) => s.kvn === cmd.p1);
+    if (!old) refuse(SW.REF_DATA_NOT_FOUND);
+    if (kvn !== cmd.p1 && sets.some((s) => s.kvn === kvn)) refuse(SW.INCORRECT_DATA);
+  } else if (sets.some((s) => s.kvn === kvn) || sets.length >= 4) refuse(SW.INCORRECT_DATA);
+  if (ctx.image.apps.some((a) => a.sd.keys.some((s) => s.kvn === kvn)) || ctx.image.initialKeys?.some((k) => k.set.kvn === kvn)) refuse(SW.INCORRECT_DATA);
+  const replaced = cmd.p1 !== 0 ? sets.find((s) => s.kvn === cmd.p1) : undefined;
+  ctx.image.isd.keys = [...sets.filter((s) => s !== replaced), { kvn, enc: keys[0]!, mac: keys[1]!, dek: keys[2]!, sequence: 0 }];
+  ctx.persist();
+  // The replaced keys are gone from the image; zeroise the RAM copy (the open session keeps its own session keys).
+  if (replaced && replaced !== ctx.state.keyset) wipeKeySet(replaced);
+  return { data: concat(Uint8Array.of(kvn), ...kcvs), sw: SW.OK };
+}
+
+/**
+ * PUT KEY data (GP 2.3 §11.8.2.3, AES per Amd D §7.2), checked: new KVN ‖ {88 <1+n> <n> E(key) 03 KCV} ×3,
+ * each key decrypted with `dek` (the static K-DEK of the channel's key set) and its KCV checked.
+ * Refuses (6A 80, 67 00) anything malformed or a KCV that does not match. Shared by the ISD and the JPKI domain.
+ */
+export function parsePutKeyData(d: Uint8Array, dek: Uint8Array): { kvn: number; keys: Uint8Array[]; kcvs: Uint8Array[] } {
   if (d.length < 1) refuse(SW.WRONG_LENGTH);
   const kvn = d[0]!;
   if (kvn === 0) refuse(SW.INCORRECT_DATA);
@@ -298,25 +327,20 @@ function putKey(cmd: CommandApdu, ctx: IsdContext): Reply {
     i += 2 + len;
     if (d[i] !== 0x03) refuse(SW.INCORRECT_DATA);
     const kcv = keyCheckValue(key);
-    if (!kcv.every((x, j) => x === d[i + 1 + j])) refuse(SW.INCORRECT_DATA);
+    if (!kcv.every((x, j) => x === d[i + 1 + j])) {
+      keys.forEach((x) => x.fill(0));
+      key.fill(0);
+      refuse(SW.INCORRECT_DATA);
+    }
     i += 4;
     keys.push(key);
     kcvs.push(kcv);
   }
-  if (i !== d.length) refuse(SW.WRONG_LENGTH);
-  const sets = ctx.image.isd.keys;
-  if (cmd.p1 !== 0) {
-    const old = sets.find((s) => s.kvn === cmd.p1);
-    if (!old) refuse(SW.REF_DATA_NOT_FOUND);
-    if (kvn !== cmd.p1 && sets.some((s) => s.kvn === kvn)) refuse(SW.INCORRECT_DATA);
-  } else if (sets.some((s) => s.kvn === kvn) || sets.length >= 4) refuse(SW.INCORRECT_DATA);
-  if (ctx.image.apps.some((a) => a.sd.keys.some((s) => s.kvn === kvn))) refuse(SW.INCORRECT_DATA);
-  const replaced = cmd.p1 !== 0 ? sets.find((s) => s.kvn === cmd.p1) : undefined;
-  ctx.image.isd.keys = [...sets.filter((s) => s !== replaced), { kvn, enc: keys[0]!, mac: keys[1]!, dek: keys[2]!, sequence: 0 }];
-  ctx.persist();
-  // The replaced keys are gone from the image; zeroise the RAM copy (the open session keeps its own session keys).
-  if (replaced && replaced !== ctx.state.keyset) wipeKeySet(replaced);
-  return { data: concat(Uint8Array.of(kvn), ...kcvs), sw: SW.OK };
+  if (i !== d.length) {
+    keys.forEach((x) => x.fill(0));
+    refuse(SW.WRONG_LENGTH);
+  }
+  return { kvn, keys, kcvs };
 }
 
 /**

@@ -3,7 +3,7 @@
  * in-process terminal agent `counter-1` with one VirtualReader (`counter-1-reader`) and a
  * ScriptedPinPad, a blank-card lot `COUNTER-1` of sealed card images made on first start
  * (`<data dir>/counter-cards/`, their sealing keys and the lot's transport master in the host
- * key store), and dev-only routes that stand in for a person's hands: put a card in the reader
+ * key store; each card with its JPKI initial set from the JPKI initial master, R5.1), and dev-only routes that stand in for a person's hands: put a card in the reader
  * or pull it, type on the PIN pad, make an operator card, sign in with it.
  *
  * The dev routes exist only in embedded mode (`juki up`); `juki serve` never mounts them. They
@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { Card, CARD_MODULES, cardIdOf, cardSerial, FileBlobStore, manufactureBlankCard, SealedCardStore } from '../card/index.ts';
-import { SoftwareKeyStore, type KeyStore } from '../crypto/index.ts';
+import { SoftwareKeyStore, type KeyStore, type MasterKeys } from '../crypto/index.ts';
 import type { Database } from '../db/index.ts';
-import type { JpkiAuthority } from '../jpki/index.ts';
+import { jpkiInitialMaster, type JpkiAuthority } from '../jpki/index.ts';
 import {
   issueOperatorCard, keyStoreKeySource, lotMasterKeyName, MUNICIPALITY_MASTER_KEYS, municipalityCardKeys, readOperatorCard, rekeyBlankCard,
   diversifiedKeySource, MAKER_TRANSPORT_KVN, inProcessJpki, KeyStoreBasicKeyService, openCounterWithCards, type Counter, type CounterOptions, type JpkiRelay,
@@ -48,7 +48,15 @@ export interface CounterBench {
 }
 
 /** Open (making on first start) the bench's cards in `dir`, sealed under `keyStore`. */
-export function openCounterBench(o: { keyStore: KeyStore; dir: string; municipality: string; lotSize?: number }): CounterBench {
+export function openCounterBench(o: {
+  keyStore: KeyStore; dir: string; municipality: string; lotSize?: number;
+  /**
+   * The maker's copy of the JPKI initial master (R5.1): what the jpki side shares with the card
+   * maker so the blank cards of lot COUNTER-1 can carry a JPKI area (their initial set, KVN 4F).
+   * Without it the lot's cards refuse to install one. Operator cards never get it.
+   */
+  makerJpkiInitial?: () => MasterKeys;
+}): CounterBench {
   mkdirSync(o.dir, { recursive: true });
   // Serials: maker 4A4B, lot <municipality code> 1 (blank cards) or 2 (operator cards), so two municipalities' cards never share a serial (nor a sealing key).
   const blankLot = Number(o.municipality) * 10 + 1;
@@ -61,18 +69,20 @@ export function openCounterBench(o: { keyStore: KeyStore; dir: string; municipal
     cards.set(hex, new Card({ store, types: CARD_MODULES }));
     return hex;
   };
-  const manufacture = (lot: string, lotNo: number, seq: number): string => {
+  const manufacture = (lot: string, lotNo: number, seq: number, jpki = false): string => {
     const serial = cardSerial(0x4a4b, lotNo, seq);
     if (existsSync(join(o.dir, `${toHex(serial)}.card`))) return open(serial);
     const master = o.keyStore.secretKey(lotMasterKeyName(lot), true);
+    const jpkiInitial = jpki ? o.makerJpkiInitial?.() : undefined;
     try {
-      return open(serial, (store) => manufactureBlankCard(store, { serial, transportMaster: { enc: master, mac: master, dek: master } }));
+      return open(serial, (store) => manufactureBlankCard(store, { serial, transportMaster: { enc: master, mac: master, dek: master }, ...(jpkiInitial ? { jpkiInitial: { master: jpkiInitial } } : {}) }));
     } finally {
       master.fill(0);
+      if (jpkiInitial) for (const k of [jpkiInitial.enc, jpkiInitial.mac, jpkiInitial.dek]) k.fill(0);
     }
   };
   const lot: string[] = [];
-  for (let i = 1; i <= (o.lotSize ?? 10); i++) lot.push(manufacture(BENCH_LOT, blankLot, i));
+  for (let i = 1; i <= (o.lotSize ?? 10); i++) lot.push(manufacture(BENCH_LOT, blankLot, i, true));
   // Operator cards made earlier.
   for (const f of readdirSync(o.dir)) {
     const m = /^([0-9A-F]{20})\.card$/.exec(f);
@@ -186,7 +196,6 @@ function lazyJpki(local: EmbeddedServices): JpkiRelay {
     return inProcessJpki(local.jpki);
   };
   return {
-    domainKeys: (serial) => get().domainKeys(serial),
     personalise: (transport, holder) => get().personalise(transport, holder),
     revokeForCard: (serial, cause) => get().revokeForCard(serial, cause),
   };
@@ -202,7 +211,9 @@ export function openEmbeddedCounter(o: {
   database: Database; code: string; keystoreDir: string; dataDir: string; local: EmbeddedServices; books: Pick<CounterOptions, 'audit' | 'register'>;
 }): { counter: Counter; bench: CounterBench; close(): Promise<void> } {
   const hostKeys = new SoftwareKeyStore(o.keystoreDir);
-  const bench = openCounterBench({ keyStore: hostKeys, dir: join(o.dataDir, `counter-cards-${o.code}`), municipality: o.code });
+  // The process plays the card maker too: it gets the JPKI initial master the jpki side shares with makers
+  // (embedded mode: one key store for every role; the jpki role's own masters never reach the counter's code).
+  const bench = openCounterBench({ keyStore: hostKeys, dir: join(o.dataDir, `counter-cards-${o.code}`), municipality: o.code, makerJpkiInitial: () => jpkiInitialMaster(hostKeys) });
   const counter = openCounterWithCards(o.database, o.code, {
     ...o.books,
     agents: new Map([[BENCH_TERMINAL, bench.terminal]]),

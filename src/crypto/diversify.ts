@@ -30,8 +30,10 @@ export const KEY_DOMAINS = {
   issuer: 'issuer',
   /** The basic area's card-authentication keys (Juki-net, R2.2.3). */
   basic: 'basic',
-  /** The JPKI area's security domain. */
+  /** The JPKI area's security domain: the jpki role's final set (KVN 50). */
   jpki: 'jpki',
+  /** The JPKI area's initial set (KVN 4F) the maker puts on a blank card, from the master the jpki side shares with it (R5.1). */
+  jpkiInitial: 'jpki-initial',
 } as const;
 
 const DOMAIN = /^[a-z0-9._:-]{1,64}$/;

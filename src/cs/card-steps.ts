@@ -10,8 +10,9 @@
  * - basic-area keys: the national center's `BasicKeyService`, one card's keys wrapped for one
  *   request, never stored (in `juki up` the national node's key store in-process; the network
  *   transport of that request, CS → national over mutual TLS, is later work);
- * - JPKI domain keys and the JPKI area's personalisation: the `jpki` role (`JpkiRelay`;
- *   in `juki up` the jpki node in-process), the CS relays.
+ * - the JPKI area: no key here at all (R5.1). The card's maker put the area's initial set on
+ *   it; the `jpki` role (`JpkiRelay`; in `juki up` the jpki node in-process) replaces it with
+ *   its own and personalises the area over its own channel; the CS only relays.
  *
  * Personalisation, per request: the card on the reader must be the blank card named (its
  * serial, read from the card); `personaliseCard` (resumed once if the card was lost mid-run);
@@ -25,10 +26,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Actor } from '../audit/index.ts';
-import { KEY_DOMAINS, type KeyStore, type Scp03StaticKeys } from '../crypto/index.ts';
+import { KEY_DOMAINS, type KeyStore } from '../crypto/index.ts';
 import { faceRecord, renderFacePdf, type FaceItems } from '../face/index.ts';
 import type { JpkiAuthority } from '../jpki/index.ts';
-import { jpkiDomainKeys, personaliseJpkiCard } from '../jpki/index.ts';
+import { personaliseJpkiCard } from '../jpki/index.ts';
 import type { CardTransport } from '../reader/index.ts';
 import { municipalities, type Resident } from '../register/index.ts';
 import { relayTransport, type TerminalAgentApi } from '../terminal/index.ts';
@@ -65,18 +66,20 @@ export function terminalDirectory(ctx: CsContext, agents: ReadonlyMap<string, Te
   };
 }
 
-/** The `jpki` role as the counter reaches it: the JPKI domain keys for one card, its side of the area's personalisation, revocation. */
+/**
+ * The `jpki` role as the counter reaches it: its side of the area's personalisation (over the
+ * relayed transport, on its own channel), and revocation. It gives the counter no key (R5.1):
+ * the JPKI domain's keys are the maker's initial set, replaced by the jpki role's own.
+ */
 export interface JpkiRelay {
-  domainKeys(serial: Uint8Array): Scp03StaticKeys | Promise<Scp03StaticKeys>;
   /** Over the relayed transport: key pairs on the card, certificates (sign only with a holder). Returns the serial the certificates name. */
   personalise(transport: CardTransport, holder?: { name: string; sex: 'male' | 'female'; birthDate: string; address: string }): Promise<{ cardSerial: string; sign: boolean }>;
   revokeForCard(cardSerial: string, cause: 'suspended' | 'abolished' | 'lost'): Promise<number>;
 }
 
-/** The jpki node in this process (`juki up`): its CA and its key store with the JPKI masters. */
+/** The jpki node in this process (`juki up`): its CA and its key store with the JPKI masters (never handed to the counter). */
 export function inProcessJpki(ca: { authority: JpkiAuthority; hostKeys: KeyStore }): JpkiRelay {
   return {
-    domainKeys: (serial) => jpkiDomainKeys(ca.hostKeys, serial),
     async personalise(transport, holder) {
       const r = await personaliseJpkiCard({ transport, keyStore: ca.hostKeys, authority: ca.authority, ...(holder ? { holder } : {}) });
       return { cardSerial: r.cardSerial, sign: r.sign !== undefined };
@@ -189,7 +192,7 @@ export class CounterCardSteps implements RekeyStep, CardStep {
       if (r.jpki) {
         const jpki = this.#o.jpki;
         if (!jpki) throw new JukiError('JUKI_ERR_READER', 'jpki: no jpki role is reachable from this CS: the JPKI area cannot be personalised here', { field: 'jpki' });
-        await installJpkiArea(transport, { issuerKeys: this.#keys.issuer, jpkiDomainKeys: (s) => jpki.domainKeys(s), observer: (e) => made.events.push(e) });
+        await installJpkiArea(transport, { issuerKeys: this.#keys.issuer, observer: (e) => made.events.push(e) });
         const adult = ageOn(resident.birthDate, items.issuedOn) >= 15;
         const name = `${resident.name.family} ${resident.name.given}`;
         try {

@@ -20,8 +20,8 @@ export { answerOcsp, OCSP_STATUS } from './ocsp.ts';
 export type { OcspSource } from './ocsp.ts';
 export { jpkiHttpPlugin } from './http.ts';
 export {
-  personaliseJpkiCard, jpkiDomainKeys, jpkiMasterKeys, JpkiCardSession, spkiFromPublicKeyTemplate,
-  JPKI_CARD_AID, JPKI_CARD_KVN, JPKI_MASTER_KEY_NAMES, JPKI_CARD_KEYS, JPKI_CARD_EFS,
+  personaliseJpkiCard, jpkiMasterKeys, jpkiInitialMaster, jpkiInitialKeys, JpkiCardSession, spkiFromPublicKeyTemplate,
+  JPKI_CARD_AID, JPKI_CARD_KVN, JPKI_INITIAL_KVN, JPKI_MASTER_KEY_NAMES, JPKI_INITIAL_MASTER_KEY_NAMES, JPKI_CARD_KEYS, JPKI_CARD_EFS,
 } from './card-personalisation.ts';
 export type { PersonaliseJpkiOptions, JpkiCardResult } from './card-personalisation.ts';
 export { JpkiRelayService, JPKI_RELAY_PATHS } from './http-relay.ts';

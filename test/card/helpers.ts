@@ -8,7 +8,7 @@ import { MemoryKeyStore, Scp03HostChannel, type KeyStore, type MasterKeys, type 
 import {
   BASIC_AID, BASIC_FID, Card, CARD_MODULES, CommandApdu, ISD_AID, MemoryBlobStore, MemoryCardStore, ORDINANCE_FID, ORDINANCE_MODULE, OPERATOR_AID,
   OPERATOR_FID, ResponseApdu, SealedCardStore, cardIdOf, cardSerial, concat, dgi, keyCheckValue, manufactureBlankCard, type CardStore,
-  type ApplicationType,
+  type ApplicationType, type JpkiInitialSpec,
 } from '../../src/card/index.ts';
 import { createCipheriv } from 'node:crypto';
 
@@ -153,7 +153,7 @@ let serialSeq = 1;
  * (fixed, so tests can open the channel without knowing the card), or with `lot` the keys
  * diversified from that lot's transport master and the serial (R2.2.2).
  */
-export function blankCard(opts: { durable?: boolean; keyStore?: KeyStore; serial?: Uint8Array; types?: readonly ApplicationType[]; lot?: MasterKeys } = {}): MadeCard {
+export function blankCard(opts: { durable?: boolean; keyStore?: KeyStore; serial?: Uint8Array; types?: readonly ApplicationType[]; lot?: MasterKeys; jpkiInitial?: JpkiInitialSpec } = {}): MadeCard {
   const serial = opts.serial ?? cardSerial(0x4a4b, 7, serialSeq++);
   const keyStore = opts.keyStore ?? new MemoryKeyStore();
   let store: CardStore;
@@ -162,7 +162,8 @@ export function blankCard(opts: { durable?: boolean; keyStore?: KeyStore; serial
     blobs = new MemoryBlobStore();
     store = new SealedCardStore({ cardId: cardIdOf(serial), keyStore, blobs });
   } else store = new MemoryCardStore(cardIdOf(serial));
-  manufactureBlankCard(store, opts.lot ? { serial, transportMaster: opts.lot } : { serial, transportKeys: KEYS.transport });
+  const jpkiInitial = opts.jpkiInitial ? { jpkiInitial: opts.jpkiInitial } : {};
+  manufactureBlankCard(store, opts.lot ? { serial, transportMaster: opts.lot, ...jpkiInitial } : { serial, transportKeys: KEYS.transport, ...jpkiInitial });
   const card = new Card({ store, types: opts.types ?? CARD_MODULES });
   card.powerOn();
   return { card, host: new Host(card), store, keyStore, serial, blobs };
@@ -240,7 +241,7 @@ export function personalise(host: Host, o: PersoOptions = {}): void {
 }
 
 /** A personalised card with the holder's PIN set (active). */
-export function activeCard(opts: { durable?: boolean; pin?: string; pins?: Record<string, string>; types?: readonly ApplicationType[]; extra?: (host: Host) => void } & PersoOptions = {}): MadeCard {
+export function activeCard(opts: { durable?: boolean; pin?: string; pins?: Record<string, string>; types?: readonly ApplicationType[]; extra?: (host: Host) => void; serial?: Uint8Array; jpkiInitial?: JpkiInitialSpec } & PersoOptions = {}): MadeCard {
   const m = blankCard(opts);
   personalise(m.host, opts);
   opts.extra?.(m.host);

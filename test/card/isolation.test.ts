@@ -7,9 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, verify as verifySig } from 'node:crypto';
 import { BASIC_AID, ISD_AID, JPKI_AID, OPERATOR_AID, JPKI_SIGN_PIN_REF, concat, dgi } from '../../src/card/index.ts';
-import { jpkiDomainKeys } from '../../src/jpki/index.ts';
 import { ascii, hex, KEYS, ORD_A_AID, ORD_B_AID, PERSON, sw, type Host } from './helpers.ts';
-import { HOLDER, JPKI_PINS, jpkiCard } from './jpki-card.ts';
+import { HOLDER, JPKI_PINS, jpkiCard, jpkiFinalKeys } from './jpki-card.ts';
 import { openFixture, type Fixture } from '../jpki/fixtures.ts';
 import type { Scp03StaticKeys } from '../../src/crypto/index.ts';
 
@@ -51,7 +50,7 @@ async function makeCard() {
   for (const a of AREAS.slice(1)) if (a !== JPKI) pins[Buffer.from(a.aid).toString('hex').toUpperCase()] = a.pin;
   // blank → ISD personalisation (basic, operator, two ordinance areas) → the ISD installs the JPKI area → the jpki role personalises it → PINs
   const made = await jpkiCard({ fixture, operator: true, ordinance: true, pinMap: pins });
-  JPKI.keys = jpkiDomainKeys(made.jpkiKeys, made.serial);
+  JPKI.keys = jpkiFinalKeys(made.jpkiKeys, made.serial);
   // the sign certificate's serial (within the first 256 bytes any read returns) is this card's JPKI secret too
   JPKI.secrets = [JPKI.secrets[0]!, Buffer.from(made.result.sign!.serial, 'hex').toString('latin1')];
   return made;

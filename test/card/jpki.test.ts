@@ -7,11 +7,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, verify as verifySig, X509Certificate } from 'node:crypto';
-import { BASIC_FOUR_ARC_DER, JPKI_AID, SW, checkCertificate, concat, dgi, jpkiApplication, jpkiArea, jpkiTokenFile } from '../../src/card/index.ts';
-import { jpkiDomainKeys, spkiFromPublicKeyTemplate } from '../../src/jpki/index.ts';
+import { BASIC_FOUR_ARC_DER, JPKI_AID, SW, cardSerial, checkCertificate, concat, dgi, jpkiApplication, jpkiArea, jpkiTokenFile } from '../../src/card/index.ts';
+import { spkiFromPublicKeyTemplate } from '../../src/jpki/index.ts';
 import { openFixture, type Fixture } from '../jpki/fixtures.ts';
 import { activeCard, ascii, hex, sw, type Host } from './helpers.ts';
-import { HOLDER, JPKI_PINS, installJpki, jpkiCard, privateKeysInImage, setJpkiPins, type JpkiMadeCard } from './jpki-card.ts';
+import { HOLDER, JPKI_PINS, installJpki, jpkiCard, jpkiFinalKeys, jpkiInitialFor, privateKeysInImage, setJpkiPins, type JpkiMadeCard } from './jpki-card.ts';
 import { TestKeyStore } from './helpers.ts';
 
 const SHA256_PREFIX = hex('3031300D060960864801650304020105000420');
@@ -297,7 +297,7 @@ test('[R5.2.1 card] GENERATE KEY PAIR over the JPKI channel returns only the pub
   const m = await jpkiCard({ fixture: f });
   const { host } = m;
   assert.equal(host.select(JPKI_AID).sw, 0x9000);
-  assert.equal(host.open(jpkiDomainKeys(m.jpkiKeys, m.serial), 0x33), 0x9000);
+  assert.equal(host.open(jpkiFinalKeys(m.jpkiKeys, m.serial), 0x33), 0x9000);
   const r = host.secure(0x00, 0x46, 0x00, 0x97, undefined, 256);
   assert.equal(sw(r.sw), '9000');
   assert.equal(r.data.length, 5 + 4 + 256 + 5); // 7F49 82 0109 { 81 82 0100 <n> 82 03 010001 }
@@ -310,7 +310,7 @@ test('[R5.2.1 card] GENERATE KEY PAIR over the JPKI channel returns only the pub
   assert.equal(apdu(host, '00B0000004').sw, '6B00'); // the old certificate is gone
   assert.equal(apdu(host, '00B0880003').data[1], 0x00); // EF 0008: auth certificate absent
   // the wrong key reference, and the issuer's channel, are refused
-  host.open(jpkiDomainKeys(m.jpkiKeys, m.serial), 0x33);
+  host.open(jpkiFinalKeys(m.jpkiKeys, m.serial), 0x33);
   assert.equal(sw(host.secure(0x00, 0x46, 0x00, 0x98, undefined, 256).sw), '6A88');
 });
 
@@ -319,7 +319,7 @@ test('[R5.2.2] the JPKI area refuses personal data beyond the signing key, its c
   const { host, result } = m;
   const open = () => {
     assert.equal(host.select(JPKI_AID).sw, 0x9000);
-    assert.equal(host.open(jpkiDomainKeys(m.jpkiKeys, m.serial), 0x33), 0x9000);
+    assert.equal(host.open(jpkiFinalKeys(m.jpkiKeys, m.serial), 0x33), 0x9000);
   };
   const store = (d: Uint8Array) => {
     open();
@@ -349,8 +349,9 @@ test('[R5.2.2] the JPKI area refuses personal data beyond the signing key, its c
   assert.equal(sw(host.secure(0x00, 0xe0, 0x00, 0x00, hex('6208820101830200 30'.replace(' ', ''))).sw), '6D00');
   // the ISD cannot write any JPKI file at install (the municipality's channel, R5.1)
   const keys = new TestKeyStore();
-  const other = activeCard({ extra: () => undefined });
-  assert.equal(installJpki(other.host, keys, other.serial, dgi(0x000a, fresh.der)), 0x6a80);
+  const otherSerial = cardSerial(0x4a50, 27, 1);
+  const other = activeCard({ serial: otherSerial, jpkiInitial: jpkiInitialFor(keys, otherSerial), extra: () => undefined });
+  assert.equal(installJpki(other.host, dgi(0x000a, fresh.der)), 0x6a80);
   // the rule itself, on DER
   assert.equal(checkCertificate(0x000a, personal.der, () => authSpki), SW.INCORRECT_DATA);
   assert.equal(checkCertificate(0x000a, fresh.der, () => authSpki), SW.OK);

@@ -19,7 +19,8 @@ test('[R2.2.2] juki card new writes a blank card locked by its lot: the lot mast
   try {
     const r = juki(['card', 'new', '--lot', 'L2025-04', '--out', s.card, '--serial', '4A4B00000007000000AA', '--keystore', s.ks]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `blank card 4A4B00000007000000AA of lot L2025-04 written to ${s.card} (transport keys KVN FF from the lot's master; key store ${s.ks})\n`);
+    assert.equal(r.stdout, `blank card 4A4B00000007000000AA of lot L2025-04 written to ${s.card} (transport keys KVN FF from the lot's master; JPKI initial keys KVN 4F; key store ${s.ks})\n`);
+    assert.ok(existsSync(join(s.ks, 'master:jpki-initial:enc.key')), 'the JPKI initial master the maker shares with the jpki side');
     assert.ok(existsSync(join(s.ks, 'lot:l2025-04:transport-master.key')), 'the lot master is kept in the key store');
     assert.ok(existsSync(join(s.ks, 'card:4a4b00000007000000aa:image-seal.key')));
     // personalisation needs the transport channel: without it the card refuses
@@ -38,7 +39,7 @@ test('juki card new: --json, a random serial, refuses to overwrite without --for
     assert.equal(r.status, 0, r.stderr);
     const made = JSON.parse(r.stdout);
     assert.match(made.serial, /^[0-9A-F]{20}$/);
-    assert.deepEqual({ ...made, serial: 'X' }, { card: s.card, serial: 'X', lot: 'lot-7', lifecycle: 'blank', transportKvn: 0xff, keystore: s.ks });
+    assert.deepEqual({ ...made, serial: 'X' }, { card: s.card, serial: 'X', lot: 'lot-7', lifecycle: 'blank', transportKvn: 0xff, jpkiInitialKvn: 0x4f, keystore: s.ks });
     const before = readFileSync(s.card);
     const again = juki(['card', 'new', '--lot', 'lot-7', '--out', s.card], { JUKI_KEYSTORE: s.ks });
     assert.equal(again.status, 1);

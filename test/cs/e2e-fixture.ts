@@ -22,7 +22,7 @@ import {
 } from '../../src/cs/index.ts';
 import { KEY_DOMAINS } from '../../src/crypto/index.ts';
 import type { Database } from '../../src/db/index.ts';
-import { JpkiAuthority, SoftwareSigningKeyStore } from '../../src/jpki/index.ts';
+import { JpkiAuthority, jpkiInitialMaster, SoftwareSigningKeyStore } from '../../src/jpki/index.ts';
 import { VirtualReader, type CardTransport } from '../../src/reader/index.ts';
 import { ScriptedPinPad, Terminal, type TerminalAgentApi } from '../../src/terminal/index.ts';
 import { resident } from './fixtures.ts';
@@ -125,17 +125,20 @@ export async function openE2e(database: Database, jpkiDb: Database, options: { j
     database, jpkiDb, counter: counter as E2e['counter'], authority, app, reader, pad, terminal, agent, cards, logLines, responses, printDir, csKeys,
     deliver(lot, n) {
       const master = csKeys.secretKey(lotMasterKeyName(lot), true);
+      const jpkiInitial = jpkiInitialMaster(jpkiHostKeys);
       const lotNo = lotSeq++;
       const serials: string[] = [];
       for (let i = 1; i <= n; i++) {
         const serial = cardSerial(0x4a4b, lotNo, i);
         const store = new MemoryCardStore(cardIdOf(serial));
-        manufactureBlankCard(store, { serial, transportMaster: { enc: master, mac: master, dek: master } });
+        // The maker also puts the JPKI initial set on each card, from the initial master the jpki side shared for the lot (R5.1).
+        manufactureBlankCard(store, { serial, transportMaster: { enc: master, mac: master, dek: master }, jpkiInitial: { master: jpkiInitial } });
         const hex = Buffer.from(serial).toString('hex').toUpperCase();
         cards.set(hex, new Card({ store, types: CARD_MODULES }));
         serials.push(hex);
       }
       master.fill(0);
+      for (const k of [jpkiInitial.enc, jpkiInitial.mac, jpkiInitial.dek]) k.fill(0);
       return serials;
     },
     put,

@@ -14,7 +14,7 @@ import { JukiError } from '../../src/util/index.ts';
 import { openFixture, type Fixture } from './fixtures.ts';
 import { HOLDER, JPKI_PINS, jpkiCard, privateKeysInImage } from '../card/jpki-card.ts';
 import { activeCard, hex, KEYS, TestKeyStore } from '../card/helpers.ts';
-import { installJpki } from '../card/jpki-card.ts';
+import { installJpki, jpkiInitialFor } from '../card/jpki-card.ts';
 
 /** A counter's relay: passes APDUs through, keeps a copy of every byte, and may tamper with one command. */
 class LoggingRelay implements CardTransport {
@@ -79,13 +79,22 @@ test('[R5.1 jpki] the relay carries the whole personalisation and sees no privat
   assert.equal(relay.sawAny([Buffer.from(JPKI_PINS.sign), Buffer.from(JPKI_PINS.auth)].map((b) => Buffer.concat([Buffer.of(b.length), b]))), false);
 });
 
+/** The jpki role's first opening of a fresh area: the maker's initial set is replaced by its own (so later command numbers are the personalisation's). */
+async function replaceInitialKeys(transport: CardTransport, keyStore: TestKeyStore): Promise<void> {
+  const s = await JpkiCardSession.open(transport, keyStore);
+  assert.equal(s.replacedInitialKeys, true);
+  s.close();
+}
+
 for (const at of [3, 5, 7]) {
   test(`[R5.1 jpki] a relay that flips one byte of command ${at} is refused by the card, the channel closes, and nothing is written`, async () => {
     const keyStore = new TestKeyStore();
-    const made = activeCard({ serial: hex('4A50001A0000000000' + at.toString(16).padStart(2, '0')), extra: (host) => assert.equal(installJpki(host, keyStore, hex('4A50001A0000000000' + at.toString(16).padStart(2, '0'))), 0x9000) } as Parameters<typeof activeCard>[0]);
+    const serial = hex('4A50001A0000000000' + at.toString(16).padStart(2, '0'));
+    const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(keyStore, serial), extra: (host) => assert.equal(installJpki(host), 0x9000) });
     const inner = new InProcessTransport(made.card, { powerOffOnClose: false });
+    await replaceInitialKeys(inner, keyStore);
     const relay = new LoggingRelay(inner, { command: at });
-    // 0 SELECT, 1 INITIALIZE UPDATE, 2 EXTERNAL AUTHENTICATE, 3 GENERATE KEY PAIR (auth), 4 GET RESPONSE, 5 GENERATE KEY PAIR (sign), 6 GET RESPONSE, 7 STORE DATA block 0
+    // (the initial set already replaced:) 0 SELECT, 1 INITIALIZE UPDATE, 2 EXTERNAL AUTHENTICATE, 3 GENERATE KEY PAIR (auth), 4 GET RESPONSE, 5 GENERATE KEY PAIR (sign), 6 GET RESPONSE, 7 STORE DATA block 0
     await assert.rejects(personaliseJpkiCard({ transport: relay, keyStore, authority: f.authority, holder: HOLDER }), (e: unknown) => e instanceof JukiError);
     // nothing of the tampered step landed, and the card closed the channel: a correct session must start over
     made.host.select(JPKI_AID);
@@ -100,8 +109,9 @@ for (const at of [3, 5, 7]) {
 test('[R5.1 jpki] after a forged command the same channel is dead: the card refuses the next correctly MACed command too', async () => {
   const keyStore = new TestKeyStore();
   const serial = hex('4A50001B000000000001');
-  const made = activeCard({ serial, extra: (host) => assert.equal(installJpki(host, keyStore, serial), 0x9000) } as Parameters<typeof activeCard>[0]);
+  const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(keyStore, serial), extra: (host) => assert.equal(installJpki(host), 0x9000) });
   const inner = new InProcessTransport(made.card, { powerOffOnClose: false });
+  await replaceInitialKeys(inner, keyStore);
   const relay = new LoggingRelay(inner, { command: 3 });
   const session = await JpkiCardSession.open(relay, keyStore);
   const forged = await session.command(0x00, 0x46, 0x00, 0x97, undefined, 0);
@@ -114,15 +124,17 @@ test('[R5.1 jpki] after a forged command the same channel is dead: the card refu
 test('[R5.1 jpki] a relay that alters a response is caught by the R-MAC (JUKI_ERR_SCP_INTEGRITY)', async () => {
   const keyStore = new TestKeyStore();
   const serial = hex('4A50001C000000000001');
-  const made = activeCard({ serial, extra: (host) => assert.equal(installJpki(host, keyStore, serial), 0x9000) } as Parameters<typeof activeCard>[0]);
-  const relay = new LoggingRelay(new InProcessTransport(made.card, { powerOffOnClose: false }), { response: 4 });
+  const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(keyStore, serial), extra: (host) => assert.equal(installJpki(host), 0x9000) });
+  const inner = new InProcessTransport(made.card, { powerOffOnClose: false });
+  await replaceInitialKeys(inner, keyStore);
+  const relay = new LoggingRelay(inner, { response: 4 });
   await assert.rejects(personaliseJpkiCard({ transport: relay, keyStore, authority: f.authority, holder: HOLDER }), (e: unknown) => e instanceof JukiError && (e.code === 'JUKI_ERR_SCP_INTEGRITY' || e.code === 'JUKI_ERR_CARD_STATUS'));
 });
 
 test('[R5.1 jpki] only the jpki role\'s keys open the JPKI domain: another JPKI master, the issuer keys and the basic keys are refused', async () => {
   const keyStore = new TestKeyStore();
   const serial = hex('4A50001D000000000001');
-  const made = activeCard({ serial, extra: (host) => assert.equal(installJpki(host, keyStore, serial), 0x9000) } as Parameters<typeof activeCard>[0]);
+  const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(keyStore, serial), extra: (host) => assert.equal(installJpki(host), 0x9000) });
   const transport = new InProcessTransport(made.card, { powerOffOnClose: false });
   await assert.rejects(JpkiCardSession.open(transport, new TestKeyStore()), (e: unknown) => e instanceof JukiError && e.code === 'JUKI_ERR_SCP_AUTHENTICATION');
   for (const keys of [KEYS.issuer, KEYS.basic]) {

@@ -18,8 +18,10 @@
  * with STORE DATA over the same channel, and nothing else can be written (R5.2.2): this table is
  * the whole schema, no command creates a file, and each certificate EF accepts only a
  * certificate that fits its role (see `checkCertificate`). The ISD's STORE DATA at install
- * (the municipality's channel) carries only the domain's key set: it cannot write any file
- * here (R5.1). The holder sets both PINs locally with CHANGE REFERENCE DATA P1=01.
+ * (the municipality's channel) carries nothing: it cannot write any file
+ * here (R5.1), and no key either: the domain's key set is the maker's initial set (KVN 4F, bound at
+ * INSTALL), which the jpki role replaces by its own (KVN 50) with PUT KEY over the domain's channel.
+ * The holder sets both PINs locally with CHANGE REFERENCE DATA P1=01.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, privateEncrypt, constants, X509Certificate, type KeyObject } from 'node:crypto';
 import { allows, always, channel, never, pin } from '../access.ts';
@@ -28,6 +30,7 @@ import { verify as commonVerify } from '../commands.ts';
 import { FileTable, type KeyEfDef, type PinEfDef } from '../files.ts';
 import { SW, refuse } from '../sw.ts';
 import { concat, parseDgis, tlv } from '../tlv.ts';
+import { parsePutKeyData } from '../issuer-domain.ts';
 
 export const JPKI_AID = Uint8Array.of(0xd3, 0x92, 0xf0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01);
 
@@ -50,8 +53,14 @@ export const JPKI_SIGN_PIN_REF = 0x1b;
 /** Key references = the key EF's low 5 bits: 80 2A / 00 46 P2 = 97 (auth) / 9A (sign), or 80 after SELECT of the EF. */
 export const JPKI_AUTH_KEY_REF = 0x17;
 export const JPKI_SIGN_KEY_REF = 0x1a;
-/** The KVN of the JPKI security domain's key set (installed by the ISD, held only by the jpki role). */
+/** The KVN of the JPKI security domain's final key set (put by the jpki role with PUT KEY, held only by it). */
 export const JPKI_SD_KVN = 0x50;
+/**
+ * The KVN of the maker's initial JPKI key set (per card, from the JPKI initial master the jpki
+ * side shares with the maker): INSTALL binds the JPKI domain to it; the jpki role replaces it.
+ * 4F: below the final set's 50..5F, apart from the ISD's (01, transport 70..FF) and the basic area's (30).
+ */
+export const JPKI_SD_INITIAL_KVN = 0x4f;
 /** RSA modulus size: the OpenSC driver and its PKCS#15 emulator hard-code 2048 bits (reference §6.2). */
 export const JPKI_KEY_BITS = 2048;
 /** Largest input of `80 2A` with P1 = 00: k − 11 bytes of PKCS#1 v1.5 type-01 padding (RFC 8017 §9.2). */
@@ -329,6 +338,37 @@ const verify: Handler = (cmd, ctx) => {
   return commonVerify(cmd, ctx);
 };
 
+/**
+ * PUT KEY (GP 2.3 §11.8, AES per Amd D §7.2) to the JPKI security domain (R5.1): replace its
+ * key set (the maker's initial set, KVN 4F, by the jpki role's own, KVN 50; later 50 → 51 ...),
+ * only over a channel opened with the domain's current set, with C-DECRYPTION and C-MAC. Each
+ * key is encrypted under the static K-DEK of that set and checked against its KCV, as the ISD does.
+ *   C: 84 D8 <current KVN> 81 Lc E(<new KVN 50..5F> {88 <1+n> <n> E(key) 03 KCV} ×3) <C-MAC>
+ *   R: <new KVN> <KCV ENC> <KCV MAC> <KCV DEK> 90 00 | 69 82 (no channel, no C-DECRYPTION, or the
+ *      channel's set already replaced) | 6A 88 (P1 is not the current KVN) | 6A 80 (format, KCV, KVN) | 6A 86 | 67 00
+ * One write: a power cut leaves the old set or the new one, never neither. The channel stays
+ * open on its session keys, but cannot PUT KEY again (its static set is gone).
+ */
+const putKey: Handler = (cmd, ctx) => {
+  if (!allows(channel(true), ctx.view, 'update')) refuse(SW.SECURITY_NOT_SATISFIED);
+  const current = ctx.state.keyset;
+  if (!current || !ctx.record.sd.keys.includes(current)) refuse(SW.SECURITY_NOT_SATISFIED);
+  if (cmd.p2 !== 0x81) refuse(SW.INCORRECT_P1P2);
+  if (cmd.p1 !== current.kvn) refuse(SW.REF_DATA_NOT_FOUND);
+  const { kvn, keys, kcvs } = parsePutKeyData(cmd.data, current.dek);
+  if (kvn < JPKI_SD_KVN || kvn > 0x5f || kvn === current.kvn) {
+    keys.forEach((k) => k.fill(0));
+    refuse(SW.INCORRECT_DATA);
+  }
+  ctx.record.sd.keys = [{ kvn, enc: keys[0]!, mac: keys[1]!, dek: keys[2]!, sequence: 0 }];
+  ctx.persist();
+  ctx.state.keyset = null;
+  current.enc.fill(0);
+  current.mac.fill(0);
+  current.dek.fill(0);
+  return { data: concat(Uint8Array.of(kvn), ...kcvs), sw: SW.OK };
+};
+
 /** SET SESSION KEY `80 AE`: the JPKI AP has no secure messaging of its own (reference §9). */
 const setSessionKey: Handler = () => refuse(SW.SECURITY_NOT_SATISFIED);
 
@@ -347,6 +387,8 @@ export function jpkiApplication(o: JpkiOptions = {}): ApplicationType {
     singleton: true,
     files: JPKI_FILES,
     acceptsIssuerChannel: false,
+    // R5.1: the domain's keys come from the maker's initial set (never from the ISD), then only its own PUT KEY.
+    initialKeyKvn: JPKI_SD_INITIAL_KVN,
     // PINs unset until the holder sets them; nothing works with a key before that (VERIFY answers 69 84).
     pinsRequiredFirst: [],
     requiredFiles: [],
@@ -358,12 +400,14 @@ export function jpkiApplication(o: JpkiOptions = {}): ApplicationType {
       [0x46, generateKeyPair],
       [0xe2, storeData],
       [0xae, setSessionKey],
+      [0xd8, putKey],
     ]),
     commandConditions: {
       'COMPUTE DIGITAL SIGNATURE (0017)': pin(JPKI_AUTH_PIN_REF),
       'COMPUTE DIGITAL SIGNATURE (001A)': pin(JPKI_SIGN_PIN_REF),
       'GENERATE ASYMMETRIC KEY PAIR': channel(),
       'STORE DATA': channel(true),
+      'PUT KEY': channel(true),
     },
     personalise(dgis) {
       if (dgis.length) refuse(SW.INCORRECT_DATA);

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { FileBlobStore, MAKER_TRANSPORT_KVN, SealedCardStore, cardIdOf, manufactureBlankCard, sealingNames } from '../../card/index.ts';
+import { JPKI_INITIAL_KVN, jpkiInitialMaster } from '../../jpki/index.ts';
 import { JukiError, invalid } from '../../util/index.ts';
 import { type Command, jsonOption, out } from '../command.ts';
 import { keystoreDir, keystoreHelp, keystoreOption, openKeyStore } from './card-common.ts';
@@ -15,12 +16,13 @@ export function lotMasterName(lot: string): string {
 export const cardNewCommand: Command = {
   path: ['card', 'new'],
   summary: 'Make a blank card image, locked by its lot\'s transport keys',
-  usage: '--lot LOT --out FILE [--serial HEX] [--keystore DIR] [--force] [--json]',
+  usage: '--lot LOT --out FILE [--serial HEX] [--without-jpki] [--keystore DIR] [--force] [--json]',
   options: {
     lot: { type: 'string' },
     out: { type: 'string' },
     serial: { type: 'string' },
     force: { type: 'boolean', default: false },
+    'without-jpki': { type: 'boolean', default: false },
     ...keystoreOption,
     ...jsonOption,
   },
@@ -32,10 +34,16 @@ personalised without them, and personalisation replaces them. The master stays i
 store as lot:<LOT>:transport-master (created on the lot's first card; one 256-bit key, used
 as K-ENC, K-MAC and K-DEK master, so the card's transport keys are AES-256).
 
+The card also gets its JPKI initial key set (KVN 4F), diversified with its serial from the JPKI
+initial master master:jpki-initial:{enc,mac,dek} of the key store: the master the jpki node of
+that key store shares with card makers (R5.1). Only with it can a JPKI area be installed; the
+jpki role replaces it with its own keys before anything else. --without-jpki leaves it out.
+
 Options:
   --lot LOT       delivery lot name: 1 to 64 of A-Z a-z 0-9 . _ - (case-insensitive)
   --out FILE      the card image file to write
   --serial HEX    the 10-byte card serial as 20 hex digits (default: random)
+  --without-jpki  no JPKI initial key set: the card can never carry a JPKI area
   --force         replace FILE if it exists
 ${keystoreHelp}
   --json          print the result as one JSON object`,
@@ -68,15 +76,17 @@ ${keystoreHelp}
       }
       if (existsSync(path)) unlinkSync(path);
       const master = keyStore.secretKey(lotMasterName(lot), true);
+      const jpki = values['without-jpki'] ? undefined : jpkiInitialMaster(keyStore);
       try {
         const store = new SealedCardStore({ cardId, keyStore, blobs: new FileBlobStore(path) });
-        manufactureBlankCard(store, { serial, transportMaster: { enc: master, mac: master, dek: master } });
+        manufactureBlankCard(store, { serial, transportMaster: { enc: master, mac: master, dek: master }, ...(jpki ? { jpkiInitial: { master: jpki } } : {}) });
       } finally {
         master.fill(0);
+        if (jpki) for (const k of [jpki.enc, jpki.mac, jpki.dek]) k.fill(0);
       }
-      const result = { card: file, serial: cardId, lot, lifecycle: 'blank', transportKvn: MAKER_TRANSPORT_KVN, keystore: dir };
+      const result = { card: file, serial: cardId, lot, lifecycle: 'blank', transportKvn: MAKER_TRANSPORT_KVN, jpkiInitialKvn: jpki ? JPKI_INITIAL_KVN : null, keystore: dir };
       if (values.json) out(stdout, result);
-      else out(stdout, `blank card ${cardId} of lot ${lot} written to ${file} (transport keys KVN FF from the lot's master; key store ${dir})`);
+      else out(stdout, `blank card ${cardId} of lot ${lot} written to ${file} (transport keys KVN FF from the lot's master; ${jpki ? 'JPKI initial keys KVN 4F' : 'no JPKI initial keys'}; key store ${dir})`);
       return 0;
     } finally {
       keyStore.close();

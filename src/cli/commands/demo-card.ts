@@ -3,11 +3,12 @@
  * a counter does, in one process, so a person can put it in a reader (`juki card vpcd`) and try
  * it with OpenSC. Nothing writes the card image directly: the card answers APDUs only.
  *
- *   maker      manufactureBlankCard: transport keys from the lot master lot:demo:transport-master
+ *   maker      manufactureBlankCard: transport keys from the lot master lot:demo:transport-master,
+ *              the JPKI initial set from the jpki side (jpkiInitialKeys: the initial master, never the jpki role's)
  *   counter    rekeyBlankCard (maker → municipality transport keys, R3.1.1a)
  *              personaliseCard (basic area; its keys from the national center's key service)
- *              installJpkiArea (the ISD installs the JPKI AP with the jpki role's domain keys)
- *   jpki role  personaliseJpkiCard (key pairs made on the card, certified by the data dir's CA)
+ *              installJpkiArea (the ISD installs the JPKI AP; no key: the card binds it to its initial set)
+ *   jpki role  personaliseJpkiCard (replaces the initial set by its own, key pairs made on the card, certified by the data dir's CA)
  *   holder     setPinOnPinPad ×3 on a ScriptedPinPad: basic PIN, JPKI auth PIN, sign password
  */
 import { randomBytes } from 'node:crypto';
@@ -19,7 +20,7 @@ import {
   diversifiedKeySource, installJpkiArea, KeyStoreBasicKeyService, MAKER_TRANSPORT_KVN, municipalityCardKeys, personaliseCard, rekeyBlankCard, setPinOnPinPad,
 } from '../../cs/index.ts';
 import { openDatabase } from '../../db/index.ts';
-import { jpkiDomainKeys, personaliseJpkiCard } from '../../jpki/index.ts';
+import { jpkiInitialKeys, personaliseJpkiCard } from '../../jpki/index.ts';
 import { InProcessTransport, type CardTransport } from '../../reader/index.ts';
 import { municipality, syntheticResidents, todayInJapan, type RegisterEntry } from '../../register/index.ts';
 import { ScriptedPinPad, type PinApplicationName } from '../../terminal/index.ts';
@@ -150,10 +151,13 @@ Then: juki card vpcd --card FILE --keystore DIR (README, "Try the card with Open
       const cardId = cardIdOf(serial);
       const store = new SealedCardStore({ cardId, keyStore, blobs: new FileBlobStore(partial) });
       const lotMaster = keyStore.secretKey(lotMasterName(DEMO_LOT), true);
+      // The maker gets this card's JPKI initial set from the jpki side (R5.1); the jpki role replaces it first thing.
+      const jpkiInitial = jpkiInitialKeys(ca.hostKeys, serial);
       try {
-        manufactureBlankCard(store, { serial, transportMaster: { enc: lotMaster, mac: lotMaster, dek: lotMaster } });
+        manufactureBlankCard(store, { serial, transportMaster: { enc: lotMaster, mac: lotMaster, dek: lotMaster }, jpkiInitial: { keys: jpkiInitial } });
       } finally {
         lotMaster.fill(0);
+        for (const k of [jpkiInitial.enc, jpkiInitial.mac, jpkiInitial.dek]) k.fill(0);
       }
       card = new Card({ store, types: CARD_MODULES });
       card.powerOn();
@@ -184,8 +188,8 @@ Then: juki card vpcd --card FILE --keystore DIR (README, "Try the card with Open
         issuerKeys: keys.issuer,
         basicKeys: new KeyStoreBasicKeyService(keyStore),
       });
-      // The ISD installs the JPKI area with the jpki role's domain keys; the jpki role personalises it.
-      await installJpkiArea(transport, { issuerKeys: keys.issuer, jpkiDomainKeys: (s) => jpkiDomainKeys(ca.hostKeys, s) });
+      // The ISD installs the JPKI area (no key passes); the jpki role re-keys and personalises it.
+      await installJpkiArea(transport, { issuerKeys: keys.issuer });
       const jpki = await personaliseJpkiCard({
         transport,
         keyStore: ca.hostKeys,
