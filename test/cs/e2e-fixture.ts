@@ -70,6 +70,8 @@ export interface E2e {
   readonly responses: string[];
   readonly printDir: string;
   readonly csKeys: MemoryKeyStore;
+  /** The jpki node's key store (its JPKI masters, and the initial master it shares with the card maker). Never the CS's. */
+  readonly jpkiKeys: MemoryKeyStore;
   /** Make `n` blank cards of a lot (the maker), the lot master handed over into the CS key store. */
   deliver(lot: string, n: number): string[];
   /** Put a card on the terminal's reader (pulling what was there); the card feeder the books call. A test may replace it. */
@@ -86,7 +88,7 @@ export interface E2e {
 
 let lotSeq = 100;
 
-export async function openE2e(database: Database, jpkiDb: Database, options: { jpki?: JpkiRelay } = {}): Promise<E2e> {
+export async function openE2e(database: Database, jpkiDb: Database, options: { jpki?: JpkiRelay; wrapJpki?: (relay: JpkiRelay) => JpkiRelay } = {}): Promise<E2e> {
   const csKeys = new MemoryKeyStore();
   const national = new MemoryKeyStore();
   const jpkiHostKeys = new MemoryKeyStore();
@@ -111,7 +113,7 @@ export async function openE2e(database: Database, jpkiDb: Database, options: { j
     basicKeys: new KeyStoreBasicKeyService(national),
     rekeyTerminal: TERMINAL,
     presentCard: async (_t, serial) => e.put(serial),
-    jpki: options.jpki ?? inProcessJpki({ authority, hostKeys: jpkiHostKeys }),
+    jpki: (options.wrapJpki ?? ((r: JpkiRelay) => r))(options.jpki ?? inProcessJpki({ authority, hostKeys: jpkiHostKeys })),
     printDir,
   });
   const logLines: string[] = [];
@@ -122,7 +124,7 @@ export async function openE2e(database: Database, jpkiDb: Database, options: { j
   await app.register(counterHttpPlugin(counter), { prefix: P });
   await app.ready();
   const e: E2e = {
-    database, jpkiDb, counter: counter as E2e['counter'], authority, app, reader, pad, terminal, agent, cards, logLines, responses, printDir, csKeys,
+    database, jpkiDb, counter: counter as E2e['counter'], authority, app, reader, pad, terminal, agent, cards, logLines, responses, printDir, csKeys, jpkiKeys: jpkiHostKeys,
     deliver(lot, n) {
       const master = csKeys.secretKey(lotMasterKeyName(lot), true);
       const jpkiInitial = jpkiInitialMaster(jpkiHostKeys);
