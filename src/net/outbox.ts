@@ -54,6 +54,7 @@ export class Outbox<T> {
   readonly #random: () => number;
   readonly #newId: () => string;
   readonly #backoff: Backoff;
+  readonly #listeners = new Set<() => void>();
 
   constructor(store: NetStore<T>, node: string, options: OutboxOptions = {}) {
     this.store = store;
@@ -78,7 +79,19 @@ export class Outbox<T> {
     const at = new Date(this.#now()).toISOString();
     const envelope: Envelope<M> = Object.freeze({ v: ENVELOPE_VERSION, id: this.#newId(), type: draft.type, from: draft.from, to: draft.to, key, seq, createdAt: at, body: draft.body });
     await tx.insertOutbox(envelope, encodeEnvelope(envelope), at);
+    for (const listener of this.#listeners) listener();
     return envelope;
+  }
+
+  /**
+   * Be told of every enqueue (a relay wakes up instead of waiting for its idle timer). Called
+   * right after the row is written, inside the caller's still open transaction: a listener must
+   * not read the outbox there and then, only schedule its read for later (the relay does so at
+   * the end of the event loop's turn). Returns the function that unsubscribes.
+   */
+  onEnqueued(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Enqueue in a transaction of its own (a message that records no other change). */

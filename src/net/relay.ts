@@ -3,7 +3,16 @@
  * each delivered on acknowledgement or record the failure. Sends run concurrently (up to
  * `concurrency`); a claimed message already has its retry scheduled, so the loop keeps no
  * state that a crash could lose. `tick()` is one round (the simulation calls it on virtual
- * time); `start()` runs rounds on real timers until `stop()`.
+ * time); `start()` runs rounds on timers until `stop()`.
+ *
+ * A started relay wakes up on every enqueue of its outbox (`Outbox.onEnqueued`) and on
+ * `notify()`, and runs a round at the end of that turn of the event loop (timer 0), so a message
+ * goes out as soon as its transaction committed instead of at the next idle round; everything
+ * enqueued in the meantime goes in the same round (one claim, up to `concurrency` messages). A
+ * wake-up during a round is kept and runs another round right after it. On SQLite the round's
+ * claim waits for the enqueuing transaction (one connection); on PostgreSQL a round that runs
+ * before that commit misses the message, which then goes at the next round (after the next
+ * enqueue, a send settling, or the idle timer).
  */
 import type { Envelope } from './envelope.ts';
 import type { Outbox } from './outbox.ts';
@@ -16,7 +25,20 @@ export interface RelayOptions {
   readonly idleMs?: number;
   /** Told about each failed send (logging). */
   readonly onFailure?: (envelope: Envelope, error: unknown) => void;
+  /** The timers rounds run on (tests inject virtual ones); default the global setTimeout. */
+  readonly timers?: RelayTimers;
 }
+
+/** What the relay needs of a clock: one-shot timers. */
+export interface RelayTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_TIMERS: RelayTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
 
 export class Relay<T> {
   readonly #outbox: Outbox<T>;
@@ -24,10 +46,16 @@ export class Relay<T> {
   readonly #concurrency: number;
   readonly #idleMs: number;
   readonly #onFailure: (envelope: Envelope, error: unknown) => void;
+  readonly #timers: RelayTimers;
   readonly #inFlight = new Set<Promise<void>>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
+  /** The pending timer is a wake-up (0 ms), not an idle round. */
+  #wakeScheduled = false;
+  /** A wake-up came during a round: run another right after it. */
+  #again = false;
   #running = false;
   #round: Promise<void> | undefined;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(outbox: Outbox<T>, transport: Transport, options: RelayOptions = {}) {
     this.#outbox = outbox;
@@ -35,6 +63,7 @@ export class Relay<T> {
     this.#concurrency = options.concurrency ?? 16;
     this.#idleMs = options.idleMs ?? 1000;
     this.#onFailure = options.onFailure ?? (() => {});
+    this.#timers = options.timers ?? REAL_TIMERS;
   }
 
   /** One round: claim what is due (up to free capacity) and start sending it. Returns how many started. */
@@ -68,23 +97,39 @@ export class Relay<T> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  /** Run rounds on real timers until stop(). */
+  /** Run rounds on timers until stop(), waking up on every enqueue of the outbox. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#unsubscribe = this.#outbox.onEnqueued(() => this.notify());
     this.notify();
   }
 
-  /** Run a round soon (call after enqueueing, to send without waiting for the next timer). */
+  /**
+   * Run a round soon: at the end of this turn of the event loop, or right after the round in
+   * progress. Wake-ups before the round starts are one round.
+   */
   notify(): void {
     if (!this.#running) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#loop(), 0);
+    if (this.#round) {
+      this.#again = true;
+      return;
+    }
+    if (this.#wakeScheduled) return;
+    this.#schedule(0);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
+    this.#wakeScheduled = ms === 0;
+    this.#timer = this.#timers.setTimeout(() => void this.#loop(), ms);
   }
 
   async #loop(): Promise<void> {
     this.#timer = undefined;
+    this.#wakeScheduled = false;
     if (!this.#running || this.#round) return;
+    this.#again = false;
     this.#round = (async () => {
       try {
         await this.tick();
@@ -95,6 +140,11 @@ export class Relay<T> {
     await this.#round;
     this.#round = undefined;
     if (!this.#running) return;
+    if (this.#again) {
+      this.#again = false;
+      this.#schedule(0);
+      return;
+    }
     let wait = this.#idleMs;
     try {
       const due = await this.#outbox.nextDueIn();
@@ -102,14 +152,18 @@ export class Relay<T> {
     } catch {
       // as above
     }
-    if (this.#running && !this.#timer) this.#timer = setTimeout(() => void this.#loop(), Math.max(wait, 5));
+    // A wake-up that came while looking for the next due time has already scheduled a round.
+    if (this.#running && this.#timer === undefined) this.#schedule(Math.max(wait, 5));
   }
 
   /** Stop the timers and wait for sends in flight. */
   async stop(): Promise<void> {
     this.#running = false;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#wakeScheduled = false;
     await this.#round;
     await this.settle();
   }
