@@ -49,11 +49,11 @@ export interface NatsServerFiles {
  * Start nats-server -js with TLS (server cert + network CA, client certificates required);
  * `config` writes another configuration for the same files (e.g. juki's verify_and_map one).
  */
-export async function startNatsServer(tls: { certPem: string; keyPem: string; caPem: string }, config?: (files: NatsServerFiles) => string): Promise<NatsServer> {
+export async function startNatsServer(tls: { certPem: string; keyPem: string; caPem: string }, config?: (files: NatsServerFiles) => string, options: { port?: number } = {}): Promise<NatsServer> {
   const probe = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
   if (probe.error) throw new Error(`nats-server is not installed (${probe.error.message}): install the Debian package: apt-get install nats-server`);
   const dir = mkdtempSync(join(tmpdir(), 'juki-nats-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   writeFileSync(join(dir, 'server.crt'), tls.certPem);
   writeFileSync(join(dir, 'server.key'), tls.keyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'ca.crt'), tls.caPem);

@@ -13,6 +13,7 @@ import { jpkiRevokeCommand } from './jpki-revoke.ts';
 import { netEnqueueCommand } from './net-enqueue.ts';
 import { netPendingCommand } from './net-pending.ts';
 import { pkiInitCommand } from './pki-init.ts';
+import { pkiNatsConfigCommand } from './pki-nats-config.ts';
 import { scenarioCommand } from './scenario.ts';
 import { seedCommand } from './seed.ts';
 import { serveCommand } from './serve.ts';
@@ -35,6 +36,7 @@ export const commands: readonly Command[] = [
   demoCardCommand,
   jpkiRevokeCommand,
   pkiInitCommand,
+  pkiNatsConfigCommand,
   netPendingCommand,
   netEnqueueCommand,
   scenarioCommand,

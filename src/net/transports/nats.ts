@@ -225,7 +225,7 @@ export interface NatsLinkOptions {
   readonly credentials: NodeCredentials;
   /** The node's receiving side: its durable consumer is consumed into it. */
   readonly gate: Gate;
-  /** Between connection attempts (default 500 ms doubling to 30 s, with jitter). */
+  /** Between connection attempts (default 250 ms doubling to 10 s, with jitter). */
   readonly backoff?: Backoff;
   /** Told about each failed attempt and the connection made (for the operator's log). */
   readonly onState?: (line: string) => void;
@@ -271,7 +271,7 @@ export class NatsLink implements Transport {
   }
 
   async #run(): Promise<void> {
-    const backoff = this.#o.backoff ?? { baseMs: 500, maxMs: 30_000 };
+    const backoff = this.#o.backoff ?? { baseMs: 250, maxMs: 10_000 };
     for (let attempt = 1; !this.#closed; attempt++) {
       try {
         this.#nc ??= await connectNats({ servers: this.#o.servers, caPem: this.#o.caPem, credentials: this.#o.credentials, name: nodeId(this.#o.credentials.spec) });
