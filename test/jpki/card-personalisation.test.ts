@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { JPKI_AID, ISD_AID } from '../../src/card/index.ts';
 import { InProcessTransport, type CardTransport } from '../../src/reader/index.ts';
-import { JpkiCardSession, personaliseJpkiCard } from '../../src/jpki/index.ts';
+import { JpkiCardSession, jpkiInitialKeys, personaliseJpkiCard } from '../../src/jpki/index.ts';
+import { dekEncrypt } from '../../src/crypto/index.ts';
 import { JukiError } from '../../src/util/index.ts';
 import { openFixture, type Fixture } from './fixtures.ts';
 import { HOLDER, JPKI_PINS, jpkiCard, privateKeysInImage } from '../card/jpki-card.ts';
-import { activeCard, hex, KEYS, TestKeyStore } from '../card/helpers.ts';
-import { installJpki, jpkiInitialFor } from '../card/jpki-card.ts';
+import { activeCard, hex, KEYS, putKeyData, TestKeyStore } from '../card/helpers.ts';
+import { installJpki, jpkiFinalKeys, jpkiInitialFor } from '../card/jpki-card.ts';
 
 /** A counter's relay: passes APDUs through, keeps a copy of every byte, and may tamper with one command. */
 class LoggingRelay implements CardTransport {
@@ -145,4 +146,64 @@ test('[R5.1 jpki] only the jpki role\'s keys open the JPKI domain: another JPKI 
   made.host.select(ISD_AID);
   assert.equal(made.host.open(KEYS.issuer, 0x33), 0x9000);
   assert.notEqual(made.host.secure(0x00, 0x46, 0x00, 0x97, undefined, 256).sw, 0x9000);
+});
+
+test('[R5.1 jpki] the jpki role\'s first opening replaces the maker\'s initial set with its own: afterwards the initial set (what a maker has) opens nothing, the final set does; the relay sees the keys only encrypted', async () => {
+  const keyStore = new TestKeyStore();
+  const serial = hex('4A50001E000000000001');
+  const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(keyStore, serial), extra: (host) => assert.equal(installJpki(host), 0x9000) });
+  const initial = jpkiInitialKeys(keyStore, serial);
+  const final = jpkiFinalKeys(keyStore, serial);
+  // before: the maker's set opens the area, the jpki role's does not exist on the card yet
+  made.host.select(JPKI_AID);
+  assert.equal(made.host.open(initial, 0x33), 0x9000);
+  made.host.select(JPKI_AID);
+  assert.notEqual(made.host.open(final, 0x33), 0x9000);
+  const relay = new LoggingRelay(new InProcessTransport(made.card, { powerOffOnClose: false }));
+  const r = await personaliseJpkiCard({ transport: relay, keyStore, authority: f.authority, holder: HOLDER });
+  assert.ok(r.sign);
+  // after: only the jpki role's set
+  made.host.select(JPKI_AID);
+  assert.equal(made.host.open(initial, 0x33), 0x6a88, 'the initial set is gone (no KVN 4F on the card)');
+  made.host.select(JPKI_AID);
+  assert.equal(made.host.open({ ...initial, kvn: 0x50 }, 0x33), -1, 'the initial keys do not pass for KVN 50');
+  made.host.select(JPKI_AID);
+  assert.equal(made.host.open(final, 0x33), 0x9000);
+  // the relay: PUT KEY 4F → 50 went secured (84 D8 4F 81); no key of either set, nor a key under the initial DEK, in its log
+  const commands = relay.log.filter((_, i) => i % 2 === 0);
+  assert.ok(commands.some((c) => c[0] === 0x84 && c[1] === 0xd8 && c[2] === 0x4f && c[3] === 0x81));
+  const underDek = [final.enc, final.mac, final.dek].map((k) => Buffer.from(dekEncrypt(initial.dek, k)));
+  assert.equal(relay.sawAny([final.enc, final.mac, final.dek, initial.enc, initial.mac, initial.dek].map((k) => Buffer.from(k))), false);
+  assert.equal(relay.sawAny(underDek), false, 'the PUT KEY data is encrypted again by the session (C-DECRYPTION)');
+  // restartable: the next opening finds KVN 50 and replaces nothing
+  const again = await JpkiCardSession.open(new InProcessTransport(made.card, { powerOffOnClose: false }), keyStore);
+  assert.equal(again.replacedInitialKeys, false);
+  again.close();
+});
+
+test('[R5.1 jpki] a relay that flips a byte of the PUT KEY is refused by the card: the initial set stays, and a clean run replaces it', async () => {
+  const keyStore = new TestKeyStore();
+  const serial = hex('4A50001F000000000001');
+  const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(keyStore, serial), extra: (host) => assert.equal(installJpki(host), 0x9000) });
+  const inner = new InProcessTransport(made.card, { powerOffOnClose: false });
+  // 0 SELECT, 1 INITIALIZE UPDATE, 2 EXTERNAL AUTHENTICATE, 3 PUT KEY
+  await assert.rejects(JpkiCardSession.open(new LoggingRelay(inner, { command: 3 }), keyStore), (e: unknown) => e instanceof JukiError);
+  made.host.select(JPKI_AID);
+  assert.equal(made.host.open(jpkiInitialKeys(keyStore, serial), 0x33), 0x9000, 'the initial set is still there');
+  const s = await JpkiCardSession.open(inner, keyStore);
+  assert.equal(s.replacedInitialKeys, true);
+  s.close();
+});
+
+test('[R5.1 jpki] a JPKI domain holding a set neither 4F nor 50 is refused with JUKI_ERR_CARD_STATE, and nothing is sent after INITIALIZE UPDATE', async () => {
+  const keyStore = new TestKeyStore();
+  const serial = hex('4A500020000000000001');
+  const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(keyStore, serial), extra: (host) => assert.equal(installJpki(host), 0x9000) });
+  // the jpki role moves the domain on to 51 (a later key version) with its own PUT KEY
+  made.host.select(JPKI_AID);
+  assert.equal(made.host.open(jpkiInitialKeys(keyStore, serial), 0x33), 0x9000);
+  assert.equal(made.host.secure(0x80, 0xd8, 0x4f, 0x81, putKeyData({ ...jpkiFinalKeys(keyStore, serial), kvn: 0x51 }, jpkiInitialKeys(keyStore, serial).dek), 256).sw, 0x9000);
+  const relay = new LoggingRelay(new InProcessTransport(made.card, { powerOffOnClose: false }));
+  await assert.rejects(JpkiCardSession.open(relay, keyStore), (e: unknown) => e instanceof JukiError && e.code === 'JUKI_ERR_CARD_STATE' && /key version 51/.test(e.message));
+  assert.equal(relay.log.length, 4, 'SELECT and INITIALIZE UPDATE only');
 });
