@@ -8,4 +8,4 @@ export type { PinApplication, PinApplicationName, PinSetOutcome, PinVerifyOutcom
 export { Terminal, relayTransport, carriesPin } from './agent.ts';
 export type { TerminalAgentApi, TerminalOptions, ReaderInfo, RelayRecord } from './agent.ts';
 export { serveTerminalHttps, HttpsTerminalClient } from './https.ts';
-export type { TerminalHttpsOptions, TerminalHttpsServer, HttpsTerminalClientOptions } from './https.ts';
+export type { TerminalHttpsOptions, TerminalHttpsServer, HttpsTerminalClientOptions, TerminalAction } from './https.ts';
