@@ -153,7 +153,7 @@ Runs until interrupted (Ctrl-C or SIGTERM).`,
     if (cs === undefined) throw new JukiError('JUKI_ERR_USAGE', "--cs: required: the CS node allowed to drive this terminal, e.g. municipality-131016");
     const port = parsePort(values.port as string | undefined, 8394);
     const spec = { role: 'terminal' as const, code: id };
-    const creds = await credentials(values, spec);
+    const creds = await terminalCredentials(values, spec);
     const padKind = values['pin-pad'] as string;
     if (padKind !== 'console' && padKind !== 'virtual') throw invalid('--pin-pad', `expected console or virtual, got ${JSON.stringify(padKind)}`);
     const readerArg = values.reader as string;
@@ -175,13 +175,7 @@ Runs until interrupted (Ctrl-C or SIGTERM).`,
     const terminal = new Terminal({ id: nodeId(spec), readers: [reader], pinPad: pad });
     const server = await serveTerminalHttps(terminal, {
       keyPem: creds.keyPem, certPem: creds.certPem, caPem: creds.caPem, host: values.host as string, port,
-      authorisePeer: (cert: X509Certificate) => {
-        try {
-          return nodeId(peerIdentity(cert)) === cs;
-        } catch {
-          return false;
-        }
-      },
+      authorisePeer: onlyNode(cs),
     });
     if (values.json) out(stdout, { url: server.url, terminal: nodeId(spec), reader: reader.name, cs });
     else {
@@ -198,8 +192,19 @@ Runs until interrupted (Ctrl-C or SIGTERM).`,
   },
 };
 
+/** The terminal admits one client: the node `cs` (its certificate from the network CA names it); any other is refused. */
+export function onlyNode(cs: string): (cert: X509Certificate) => boolean {
+  return (cert) => {
+    try {
+      return nodeId(peerIdentity(cert)) === cs;
+    } catch {
+      return false;
+    }
+  };
+}
+
 /** The terminal's certificate, key and the network CA, from --cert/--key/--ca or a pki folder. */
-async function credentials(values: Record<string, unknown>, spec: { role: 'terminal'; code: string }): Promise<{ certPem: string; keyPem: string; caPem: string }> {
+export async function terminalCredentials(values: Record<string, unknown>, spec: { role: 'terminal'; code: string }): Promise<{ certPem: string; keyPem: string; caPem: string }> {
   const read = (file: string, field: string) => {
     if (!existsSync(file)) throw new JukiError('JUKI_ERR_FILE', `${field}: no such file: ${file}`, { field });
     return readFileSync(file, 'utf8');
