@@ -10,6 +10,10 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { juki, startJuki, stop } from '../helpers/cli.ts';
 import { AuditLog } from '../../src/audit/index.ts';
 import { prepareNodeNet, type NetworkPki, type StartedNodeNet } from '../../src/cli/network.ts';
 import { parseDesks } from '../../src/cli/desks-file.ts';
@@ -226,6 +230,33 @@ describe('agency card reading through a remote terminal (HTTPS, mutual TLS)', ()
       assert.deepEqual([(r.json as { code: string }).code, (r.json as { message: string }).message.startsWith(`card read.${field}:`)], ['JUKI_ERR_INVALID_INPUT', true], r.text);
     }
     assert.equal((await nationalAudit()).length, before);
+  });
+
+  test('[R4.2.1] juki terminal --cs agency-passport --relay-for national: the national center on the relay only; a bad --relay-for is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'juki-desk-'));
+    const t = await issueNodeCertificate(ca, { role: 'terminal', code: 'passport-desk-2' });
+    writeFileSync(join(dir, 't.crt'), t.certPem);
+    writeFileSync(join(dir, 't.key'), t.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'ca.crt'), ca.certPem);
+    const files = ['--cert', join(dir, 't.crt'), '--key', join(dir, 't.key'), '--ca', join(dir, 'ca.crt')];
+    const bad = juki(['terminal', '--id', 'passport-desk-2', '--cs', 'agency-passport', '--relay-for', 'nobody here', ...files, '--pin-pad', 'virtual']);
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(bad.stderr, /--relay-for: expected a node id/);
+    const { child, match } = await startJuki(['terminal', '--id', 'passport-desk-2', '--cs', 'agency-passport', '--relay-for', 'national', ...files, '--reader', 'virtual:desk-2', '--pin-pad', 'virtual', '--port', '0', '--json'], /^\{"url":"([^"]+)"/);
+    try {
+      const client = (c: NodeCredentials) => {
+        const cl = new HttpsTerminalClient({ url: match[1]!, terminalId: 'terminal-passport-desk-2', caPem: ca.certPem, certPem: c.certPem, keyPem: c.keyPem, timeoutMs: 10_000 });
+        clients.push(cl);
+        return cl;
+      };
+      assert.deepEqual((await client(cred('national')).readers()).map((r) => r.name), ['desk-2']);
+      await assert.rejects(client(cred('national')).verifyPin('desk-2', 'basic'), (e: JukiError) => e.code === 'JUKI_ERR_TERMINAL_DENIED');
+      await assert.rejects(client(cred('agency-pension')).readers(), (e: JukiError) => e.code === 'JUKI_ERR_TERMINAL_DENIED');
+      assert.deepEqual((await client(cred('agency-passport')).readers()).map((r) => r.name), ['desk-2']);
+    } finally {
+      await stop(child);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   /** APDUs relayed by the served terminal so far. */

@@ -8,7 +8,7 @@
 import { timingSafeEqual, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { issueNodeCertificate, nodeId, peerIdentity } from '../../net/index.ts';
+import { issueNodeCertificate, nodeId, parseNodeId, peerIdentity } from '../../net/index.ts';
 import { openPcsc, PcscReader, VirtualReader, type CardReader } from '../../reader/index.ts';
 import { PinEntry, ScriptedPinPad, serveTerminalHttps, Terminal, type PinPad, type PinPadResult, type PinRequest } from '../../terminal/index.ts';
 import { JukiError, invalid } from '../../util/index.ts';
@@ -16,6 +16,7 @@ import { type Command, out } from '../command.ts';
 import { parsePort, runUntilSignalled } from '../runtime.ts';
 import { openCardFile, openKeyStore, keystoreDir } from './card-common.ts';
 import { TERMINAL_ID } from '../terminals-file.ts';
+import { terminalPeers } from '../terminal-peers.ts';
 
 
 /**
@@ -104,7 +105,7 @@ function shape(b: Uint8Array, r: PinRequest): 'length' | 'characters' | undefine
 export const terminalCommand: Command = {
   path: ['terminal'],
   summary: 'Run a terminal agent (card reader + PIN pad) for its CS over mutual TLS',
-  usage: '--id ID --cs NODE (--pki DIR | --cert FILE --key FILE --ca FILE) [--reader virtual[:NAME]|pcsc:NAME] [--card FILE] [--keystore DIR] [--pin-pad console|virtual] [--host HOST] [--port PORT] [--json]',
+  usage: '--id ID --cs NODE (--pki DIR | --cert FILE --key FILE --ca FILE) [--reader virtual[:NAME]|pcsc:NAME] [--card FILE] [--keystore DIR] [--pin-pad console|virtual] [--relay-for NODE] [--host HOST] [--port PORT] [--json]',
   options: {
     id: { type: 'string' },
     cs: { type: 'string' },
@@ -116,6 +117,7 @@ export const terminalCommand: Command = {
     card: { type: 'string' },
     keystore: { type: 'string' },
     'pin-pad': { type: 'string', default: 'console' },
+    'relay-for': { type: 'string', multiple: true },
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -130,6 +132,10 @@ Register the terminal at the CS with the same reader name (POST /<cs>/terminals)
 Options:
   --id ID            the terminal's id, e.g. 131016-counter-1 (its node id: terminal-<ID>)
   --cs NODE          the only node allowed to drive it, e.g. municipality-131016
+  --relay-for NODE   also admit NODE to the relay only (list readers, connect, transmit; no
+                     PIN steps, no release): an agency desk's terminal takes
+                     --cs agency-passport --relay-for national, so the national center reads
+                     the card (R4.2.1) while the PIN stays on this pad (repeatable)
   --pki DIR          a 'juki pki init' folder: the network CA (ca.crt) and this terminal's
                      certificate nodes/terminal-<ID>.crt/.key, issued there with ca.key on
                      first start when missing
@@ -152,6 +158,14 @@ Runs until interrupted (Ctrl-C or SIGTERM).`,
     const cs = values.cs as string | undefined;
     if (cs === undefined) throw new JukiError('JUKI_ERR_USAGE', "--cs: required: the CS node allowed to drive this terminal, e.g. municipality-131016");
     const port = parsePort(values.port as string | undefined, 8394);
+    const relayFor = (values['relay-for'] as string[] | undefined) ?? [];
+    for (const n of relayFor) {
+      try {
+        parseNodeId(n);
+      } catch {
+        throw invalid('--relay-for', `expected a node id, e.g. national, got ${JSON.stringify(n)}`);
+      }
+    }
     const spec = { role: 'terminal' as const, code: id };
     const creds = await terminalCredentials(values, spec);
     const padKind = values['pin-pad'] as string;
@@ -175,11 +189,11 @@ Runs until interrupted (Ctrl-C or SIGTERM).`,
     const terminal = new Terminal({ id: nodeId(spec), readers: [reader], pinPad: pad });
     const server = await serveTerminalHttps(terminal, {
       keyPem: creds.keyPem, certPem: creds.certPem, caPem: creds.caPem, host: values.host as string, port,
-      authorisePeer: onlyNode(cs),
+      authorisePeer: relayFor.length ? terminalPeers(cs, relayFor) : onlyNode(cs),
     });
     if (values.json) out(stdout, { url: server.url, terminal: nodeId(spec), reader: reader.name, cs });
     else {
-      out(stdout, `juki terminal ${nodeId(spec)}: reader ${reader.name}, PIN pad ${padKind}, for ${cs} only`);
+      out(stdout, `juki terminal ${nodeId(spec)}: reader ${reader.name}, PIN pad ${padKind}, for ${cs} only${relayFor.length ? ` (relay also for ${relayFor.join(', ')})` : ''}`);
       out(stdout, `listening on ${server.url} (mutual TLS; Ctrl-C to stop)`);
     }
     return runUntilSignalled({
