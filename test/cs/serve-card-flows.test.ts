@@ -36,6 +36,8 @@ import { loadTopology, mtlsJson, mtlsPool, type NodeSpec } from '../../src/net/i
 import { VirtualReader } from '../../src/reader/index.ts';
 import { HttpsTerminalClient, ScriptedPinPad, serveTerminalHttps, Terminal, type TerminalHttpsServer } from '../../src/terminal/index.ts';
 import { JukiError, toHex } from '../../src/util/index.ts';
+import { juki } from '../helpers/cli.ts';
+import { existsSync } from 'node:fs';
 import { ADMIN, resident } from './fixtures.ts';
 
 const CODE = '131016';
@@ -443,4 +445,17 @@ test('the jpki relay\'s bounds: sessions at once, steps per session, the idle ti
     await signing.close();
     await database.close();
   }
+});
+
+test('juki serve --terminals: a municipality only, with --pki/--peers, and a bad file refused before anything is opened', () => {
+  const notMuni = juki(['serve', '--role', 'national', '--terminals', join(dir, 'terminals.json')]);
+  assert.equal(notMuni.status, 2, notMuni.stderr);
+  assert.match(notMuni.stderr, /--terminals: only a municipality's CS drives counter terminals, not national/);
+  const bad = join(dir, 'bad-terminals.json');
+  writeFileSync(bad, JSON.stringify({ version: 1, terminals: [{ id: TERMINAL, url: 'http://127.0.0.1:8394' }] }));
+  const db = join(dir, 'never.sqlite');
+  const r = juki(['serve', '--role', 'municipality', '--code', CODE, '--db', db, '--pki', join(dir, 'pki'), '--peers', join(dir, 'peers.json'), '--terminals', bad, '--port', '0']);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /terminals\[0\]\.url: expected https:\/\/host:port/);
+  assert.equal(existsSync(db), false, 'no database opened');
 });
