@@ -56,6 +56,7 @@ test('juki serve --transport nats: usage errors are precise, before anything sta
   await assert.rejects(run({ role: 'national', transport: 'amqp' }), (e: JukiError) => e.code === 'JUKI_ERR_USAGE' && /--transport: expected https or nats, got "amqp"/.test(e.message));
   await assert.rejects(run({ role: 'national', transport: 'nats', nats: 'tls://127.0.0.1:4222' }), (e: JukiError) => e.code === 'JUKI_ERR_USAGE' && /--pki DIR and --peers FILE/.test(e.message));
   await assert.rejects(run({ role: 'national', nats: 'tls://127.0.0.1:4222' }), (e: JukiError) => e.code === 'JUKI_ERR_USAGE' && /--nats: only with --transport nats/.test(e.message));
+  await assert.rejects(run({ role: 'agency', code: 'passport', desks: 'desks.json' }), (e: JukiError) => e.code === 'JUKI_ERR_USAGE' && /--desks: needs the node certificate and the peers/.test(e.message));
   for (const bad of ['nats://127.0.0.1:4222', 'tls://127.0.0.1', 'tls://u:p@127.0.0.1:4222', 'tls://127.0.0.1:4222/x', 'not a url']) {
     assert.throws(() => parseNatsUrl(bad), (e: JukiError) => e.code === 'JUKI_ERR_USAGE' && /--nats: expected tls:\/\/host:port/.test(e.message), bad);
   }
