@@ -108,10 +108,10 @@ async function mountNational(ctx: RoleContext): Promise<MountedRole> {
 
 /**
  * A municipality's CS: the counter API (staff, stock, applications, issuance, card status,
- * returned cards). An issuance a crash left pending is resolved before serving. Under
- * `juki serve` the card steps are not wired yet (NO_CARD_FLOWS): that needs the CS configured
- * with its `juki terminal` agents (HttpsTerminalClient) and the national key service over
- * mutual TLS; `juki up` wires them in-process (mountEmbeddedMunicipality).
+ * returned cards). An issuance a crash left pending is resolved before serving. `juki up` wires
+ * the card steps in-process (mountEmbeddedMunicipality); `juki serve --terminals FILE` over
+ * mutual TLS (mountNetworkedMunicipality); without terminals the counter mounts NO_CARD_FLOWS
+ * (card steps refused, touching no card).
  */
 async function mountMunicipality(ctx: RoleContext): Promise<MountedRole> {
   if (ctx.local) return mountEmbeddedMunicipality(ctx, ctx.local);
