@@ -6,9 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JPKI_AID } from '../../src/card/index.ts';
-import { diversifyKeySet, KEY_DOMAINS, type Scp03StaticKeys } from '../../src/crypto/index.ts';
-import { inProcessJpki, municipalityCardKeys, type JpkiRelay } from '../../src/cs/index.ts';
+import { Card, CARD_MODULES, cardIdOf, cardSerial, JPKI_AID, manufactureBlankCard, MemoryCardStore } from '../../src/card/index.ts';
+import { diversifyKeySet, KEY_DOMAINS, MemoryKeyStore, type Scp03StaticKeys } from '../../src/crypto/index.ts';
+import { inProcessJpki, installJpkiArea, municipalityCardKeys, personaliseCard, rekeyBlankCard, type JpkiRelay } from '../../src/cs/index.ts';
 import {
   JPKI_CARD_KVN, JPKI_INITIAL_MASTER_KEY_NAMES, JPKI_MASTER_KEY_NAMES, jpkiInitialKeys, jpkiMasterKeys,
 } from '../../src/jpki/index.ts';
@@ -16,6 +16,7 @@ import { encodeApdu, InProcessTransport, SecureSession, send, statusWord } from 
 import { JukiError } from '../../src/util/index.ts';
 import { openTestDb } from '../helpers/db.ts';
 import { openE2e, residents, TERMINAL, READER } from './e2e-fixture.ts';
+import { counter } from './card-flows-fixture.ts';
 
 const HOLDER = '10000000001';
 const OP = { admin1: '13579', keeper1: '24680', clerk1: '97531' } as const;
@@ -134,4 +135,39 @@ test('[R5.1 counter] a whole issuance with a JPKI area: the CS sends no JPKI key
     await jpkiDb.close();
     await database.close();
   }
+});
+
+/** A blank card from the maker of the card-flows fixture's lot, with or without the JPKI initial set; re-keyed and personalised by the CS. */
+async function personalisedCard(c: ReturnType<typeof counter>, jpkiKeys: MemoryKeyStore | undefined, seq: number) {
+  const serial = cardSerial(0x4a4b, 5151, seq);
+  const store = new MemoryCardStore(cardIdOf(serial));
+  manufactureBlankCard(store, {
+    serial, transportKeys: diversifyKeySet(c.makerMaster, serial, KEY_DOMAINS.transport, 0xff), ...(jpkiKeys ? { jpkiInitial: { keys: jpkiInitialKeys(jpkiKeys, serial) } } : {}),
+  });
+  const card = new Card({ store, types: CARD_MODULES });
+  card.powerOn();
+  const t = new InProcessTransport(card, { powerOffOnClose: false });
+  await rekeyBlankCard(t, { makerTransport: c.maker, municipalityTransport: c.keys.transport });
+  await personaliseCard(t, c.plan());
+  return { card, store, serial, t };
+}
+
+test('[R5.1 counter] installJpkiArea on a card made without the JPKI initial set: JUKI_ERR_CARD_STATE naming it, and the card keeps no trace; with the set it installs, and a second run changes nothing', async () => {
+  const c = counter();
+  const bare = await personalisedCard(c, undefined, 1);
+  const apps = () => JSON.stringify(bare.store.load()!.apps.map((a) => [Buffer.from(a.aid).toString('hex'), a.lifecycle]));
+  const before = apps();
+  await assert.rejects(installJpkiArea(bare.t, { issuerKeys: c.keys.issuer }), (e: unknown) =>
+    e instanceof JukiError && e.code === 'JUKI_ERR_CARD_STATE' && /made without the JPKI initial key set/.test(e.message) && (e.details as { sw?: string }).sw === '6985');
+  assert.equal(apps(), before, 'no JPKI area, nothing else changed');
+
+  const jpkiKeys = new MemoryKeyStore();
+  const ok = await personalisedCard(c, jpkiKeys, 2);
+  const r = await installJpkiArea(ok.t, { issuerKeys: c.keys.issuer });
+  assert.deepEqual(r, { serial: Buffer.from(ok.serial).toString('hex').toUpperCase(), kvn: 0x4f, alreadyInstalled: false });
+  const area = ok.store.load()!.apps.find((a) => Buffer.from(a.aid).equals(Buffer.from(JPKI_AID)))!;
+  assert.equal(area.lifecycle, 'personalised');
+  assert.deepEqual(area.sd.keys.map((k) => k.kvn), [0x4f], 'bound to the maker\'s initial set');
+  assert.equal(ok.store.load()!.initialKeys?.length ?? 0, 0, 'the initial set moved into the area');
+  assert.equal((await installJpkiArea(ok.t, { issuerKeys: c.keys.issuer })).alreadyInstalled, true);
 });
