@@ -170,7 +170,7 @@ function keySetFromDgi(v: Uint8Array, image: CardImage): KeySetRecord {
   if (n !== 16 && n !== 32) refuse(SW.INCORRECT_DATA);
   const kvn = v[0]!;
   // Application KVNs live below the transport range and apart from the ISD's, so INITIALIZE UPDATE P1 is unambiguous.
-  if (kvn === 0 || isTransportKvn(kvn) || image.isd.keys.some((s) => s.kvn === kvn)) refuse(SW.INCORRECT_DATA);
+  if (kvn === 0 || isTransportKvn(kvn) || image.isd.keys.some((s) => s.kvn === kvn) || image.initialKeys?.some((k) => k.set.kvn === kvn)) refuse(SW.INCORRECT_DATA);
   return { kvn, enc: v.slice(1, 1 + n), mac: v.slice(1 + n, 1 + 2 * n), dek: v.slice(1 + 2 * n), sequence: 0 };
 }
 
