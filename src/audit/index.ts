@@ -1,8 +1,6 @@
 /** The hash-chained audit log: one append-only chain per node (docs/audit.md). */
 export { AuditLog, auditNodes } from './log.ts';
 export type { AuditLogOptions, ChainHead } from './log.ts';
-export { GroupCommit } from './group-commit.ts';
-export type { GroupCommitOptions, GroupCommitStats } from './group-commit.ts';
 export { verifyChain } from './verify.ts';
 export type { Checkpoint, Problem, BrokenEntry, VerifyResult, VerifyProgress, VerifyOptions } from './verify.ts';
 export { GENESIS_HASH, HASH_TAG, OUTCOMES, entryHash, checkNodeId } from './entry.ts';

@@ -8,16 +8,15 @@
  * take the same seq or link to the same predecessor.
  *
  * `record(event)` (an event that records no other change) goes through a group commit
- * (group-commit.ts): concurrent records are appended in batches, one transaction each, in the
+ * (src/db/group-commit.ts): concurrent records are appended in batches, one transaction each, in the
  * order they were made; each caller's promise settles only after its batch's transaction
  * committed (the entry is durable) or failed (then every caller of that batch gets the error
  * and nothing of the batch remains: the chain stays intact).
  */
 import type { Kysely, Transaction } from 'kysely';
-import type { Database, Schema } from '../db/index.ts';
+import { GroupCommit, type Database, type GroupCommitStats, type Schema } from '../db/index.ts';
 import { JukiError, invalid } from '../util/index.ts';
 import { GENESIS_HASH, checkNodeId, encodeEvent, entryHash, type AuditEntry, type AuditEventInput, type EntryFields } from './entry.ts';
-import { GroupCommit, type GroupCommitStats } from './group-commit.ts';
 import { entryFromRow } from './row.ts';
 import { verifyChain, type Checkpoint, type VerifyOptions, type VerifyResult } from './verify.ts';
 

@@ -7,10 +7,15 @@
  *   failed     -> every caller of that batch gets the same error; nothing of the batch remains
  *
  * While a batch is being written, new submissions queue up and form the next batch, so under
- * load batches grow by themselves and a lone caller waits for no timer (the first batch starts
- * on the next microtask, gathering whatever was submitted in the same turn). Batches run one at
- * a time, in submission order.
+ * load batches grow by themselves and a lone caller waits for no timer: a batch starts at the
+ * end of the current turn of the event loop (setImmediate), gathering whatever the requests
+ * handled in that turn submitted. That matters on SQLite, whose better-sqlite3 commit (and its
+ * fsync) blocks the event loop: started on a microtask, each batch would hold one entry and
+ * block the requests behind it. Batches run one at a time, in submission order.
  */
+import { sql, type Transaction } from 'kysely';
+import type { Database } from './open.ts';
+import type { Schema } from './schema.ts';
 
 export interface GroupCommitOptions {
   /** Most items per batch (default 256). */
@@ -58,7 +63,7 @@ export class GroupCommit<I, O> {
       this.#queue.push({ item, resolve, reject });
       if (!this.#running) {
         this.#running = true;
-        queueMicrotask(() => void this.#drain());
+        setImmediate(() => void this.#drain());
       }
     });
   }
@@ -88,5 +93,59 @@ export class GroupCommit<I, O> {
     } finally {
       this.#running = false;
     }
+  }
+}
+
+/**
+ * Group commit of whole transactions: concurrent `transaction(fn)` calls are run one after the
+ * other inside one real transaction, each under its own savepoint, and committed together (one
+ * fsync for the lot). A job that throws is rolled back to its savepoint alone and its caller
+ * gets its error; the others still commit. If the transaction itself fails (commit, connection,
+ * a crash), every caller of that batch gets the error and none of it remains. Every caller is
+ * released only after the real COMMIT returned, so what a caller was told committed is durable.
+ *
+ * A job must not wait for another transaction of the same database (it would wait for its own
+ * batch); the same holds for a plain transaction on SQLite, whose one connection is held.
+ */
+export class TransactionGroup {
+  readonly #group: GroupCommit<(trx: Transaction<Schema>) => Promise<unknown>, { ok: true; value: unknown } | { ok: false; error: unknown }>;
+
+  constructor(database: Database, options: GroupCommitOptions = {}) {
+    this.#group = new GroupCommit(
+      (jobs) =>
+        database.transaction(async (trx) => {
+          const out: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+          for (const job of jobs) {
+            if (jobs.length === 1) {
+              // Alone in its batch: no savepoint needed; a failure rolls the transaction back.
+              out.push({ ok: true, value: await job(trx) });
+              continue;
+            }
+            await sql`SAVEPOINT juki_group`.execute(trx);
+            try {
+              const value = await job(trx);
+              await sql`RELEASE SAVEPOINT juki_group`.execute(trx);
+              out.push({ ok: true, value });
+            } catch (error) {
+              await sql`ROLLBACK TO SAVEPOINT juki_group`.execute(trx);
+              await sql`RELEASE SAVEPOINT juki_group`.execute(trx);
+              out.push({ ok: false, error });
+            }
+          }
+          return out;
+        }),
+      options,
+    );
+  }
+
+  /** Run `fn` in the next batch's transaction; resolves with its result once that committed. */
+  async transaction<T>(fn: (trx: Transaction<Schema>) => Promise<T>): Promise<T> {
+    const r = await this.#group.submit(fn);
+    if (!r.ok) throw r.error;
+    return r.value as T;
+  }
+
+  get stats(): GroupCommitStats {
+    return this.#group.stats;
   }
 }

@@ -4,9 +4,13 @@
  * when enqueuing, the cursor row when applying, and claimed outbox rows (`SKIP LOCKED`, so
  * two relays of one node never send the same message at the same moment). On SQLite a write
  * transaction is already exclusive.
+ *
+ * Writes are group-committed (TransactionGroup): concurrent inbox receipts, enqueues in a
+ * transaction of their own, claims and delivery marks share one database transaction, each
+ * under its own savepoint, and each caller is released only after that transaction committed.
  */
 import type { Transaction } from 'kysely';
-import type { Database, Schema } from '../db/index.ts';
+import { TransactionGroup, type Database, type Schema } from '../db/index.ts';
 import { parseEnvelope, type Envelope } from './envelope.ts';
 import type { ClaimedMessage, InboxRecord, InboxState, NetStore, NetTx, OutboxRecord, OutboxState } from './store.ts';
 
@@ -14,13 +18,15 @@ type Trx = Transaction<Schema>;
 
 export class SqlNetStore implements NetStore<Trx> {
   readonly #database: Database;
+  readonly #group: TransactionGroup;
 
   constructor(database: Database) {
     this.#database = database;
+    this.#group = new TransactionGroup(database, { maxBatch: 128 });
   }
 
   transaction<R>(fn: (tx: NetTx<Trx>) => Promise<R>): Promise<R> {
-    return this.#database.transaction((trx) => fn(this.within(trx)));
+    return this.#group.transaction((trx) => fn(this.within(trx)));
   }
 
   within(trx: Trx): NetTx<Trx> {
@@ -90,7 +96,7 @@ export class SqlNetStore implements NetStore<Trx> {
 
   claimDue(sender: string, now: string, limit: number, retryAt: (attempts: number) => string): Promise<ClaimedMessage[]> {
     const pg = this.#database.dialect === 'postgres';
-    return this.#database.transaction(async (trx) => {
+    return this.#group.transaction(async (trx) => {
       let q = trx
         .selectFrom('net_outbox')
         .select(['id', 'envelope', 'attempts'])
@@ -114,22 +120,22 @@ export class SqlNetStore implements NetStore<Trx> {
   }
 
   async markDelivered(id: string, at: string): Promise<boolean> {
-    const r = await this.#database.db
+    const r = await this.#group.transaction((trx) => trx
       .updateTable('net_outbox')
       .set({ state: 'delivered', delivered_at: at, last_error: null })
       .where('id', '=', id)
       .where('state', '=', 'pending')
-      .executeTakeFirst();
+      .executeTakeFirst());
     return r.numUpdatedRows === 1n;
   }
 
   async markFailed(id: string, error: string, dead: boolean): Promise<void> {
-    await this.#database.db
+    await this.#group.transaction((trx) => trx
       .updateTable('net_outbox')
       .set(dead ? { state: 'dead', last_error: error } : { last_error: error })
       .where('id', '=', id)
       .where('state', '=', 'pending')
-      .execute();
+      .execute());
   }
 
   async nextDue(sender: string): Promise<string | undefined> {

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { openTestDb } from '../helpers/db.ts';
-import { AuditLog, GroupCommit, GENESIS_HASH, type AuditEntry } from '../../src/audit/index.ts';
+import { AuditLog, GENESIS_HASH, type AuditEntry } from '../../src/audit/index.ts';
+import { GroupCommit } from '../../src/db/index.ts';
 import { isJukiError } from '../../src/util/index.ts';
 import { sampleEvent, testLog } from './fixtures.ts';
 

@@ -1,0 +1,200 @@
+/**
+ * Issue #6 (2): status-change propagation municipality → agency over Juki-net with mutual TLS:
+ * a card status change committed with its message in the municipality CS's outbox → prefecture
+ * 13 → national center → the passport office's notice list. Goal: median ≤ 100 ms and
+ * ≥ 2,000 changes/s end to end.
+ *
+ * Four real nodes in this process, wired exactly as `juki serve` wires them (prepareNodeNet with
+ * an HTTPS plan: outbox, relay, HTTPS transport, Fastify receiver with mutual TLS, Gate, inbox
+ * with the role's handler), each on its own SQLite file (WAL, synchronous=FULL). A change is
+ * `outbox.send(card.status suspended)` at the municipality; it has arrived when the agency's
+ * transaction that wrote it to agency_notices has committed (the agency's database is wrapped
+ * to look after each commit).
+ *
+ *   latency     one change at a time, JUKI_BENCH_SECONDS long: median and p99
+ *   throughput  JUKI_BENCH_CHANGES changes (default 2,000 × JUKI_BENCH_SECONDS) enqueued by 32
+ *               concurrent producers, each its own transaction: changes/s from the first enqueue
+ *               to the last arrival, and the median latency under that load
+ *
+ * Baselines in the same run: a bare mutual-TLS round trip (the same Fastify stack, a route
+ * answering `{}`, driven by the load generator in a child process, 16 in flight), and the raw
+ * durable commit rate of one node's database file (one row per transaction).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createServer } from 'node:net';
+import { sql } from 'kysely';
+import { ensurePki, prepareNodeNet, type StartedNodeNet } from '../src/cli/network.ts';
+import { openDatabase, type Database } from '../src/db/index.ts';
+import { Gate, Inbox, SqlNetStore, parseTopology, startHttpsReceiver, type NodeSpec } from '../src/net/index.ts';
+import { budget, percentile, report, type Benchmark, type Measurement } from './harness.ts';
+import { LoadGenerator, rawCommits } from './net-fixtures.ts';
+
+const SPECS: readonly NodeSpec[] = [
+  { role: 'municipality', code: '131016' },
+  { role: 'prefecture', code: '13' },
+  { role: 'national' },
+  { role: 'agency', code: 'passport' },
+];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+export const benchmarks: Benchmark[] = [
+  {
+    name: 'Juki-net: card status change municipality → prefecture → national → agency notice list, mutual TLS (issue #6)',
+    async run(print) {
+      const seconds = budget();
+      const changes = Number(process.env.JUKI_BENCH_CHANGES ?? Math.round(2000 * seconds));
+      const dir = mkdtempSync(join(tmpdir(), 'juki-bench-propagation-'));
+      const nets: StartedNodeNet[] = [];
+      const databases: Database[] = [];
+      const load = new LoadGenerator();
+      try {
+        const topology = parseTopology({
+          version: 1,
+          nodes: await Promise.all(SPECS.map(async (s) => ({ role: s.role, ...(s.code ? { code: s.code } : {}), address: `https://127.0.0.1:${await freePort()}` }))),
+        });
+        const pki = await ensurePki(join(dir, 'pki'), topology);
+        const plan = { kind: 'https' as const, pki, topology };
+
+        // Arrivals: after each commit of the agency's database, the notices written since.
+        const arrived = new Map<string, number>();
+        let lastRowid = 0;
+        let onArrival: (() => void) | undefined;
+        const watch = (database: Database): Database => ({
+          ...database,
+          transaction: async (fn) => {
+            const result = await database.transaction(fn);
+            const rows = (await sql<{ id: number; card: string }>`SELECT rowid AS id, card_number AS card FROM agency_notices WHERE rowid > ${lastRowid} ORDER BY rowid`.execute(database.db)).rows;
+            const t = performance.now();
+            for (const r of rows) {
+              lastRowid = Math.max(lastRowid, r.id);
+              if (!arrived.has(r.card)) arrived.set(r.card, t);
+            }
+            if (rows.length > 0) onArrival?.();
+            return result;
+          },
+        });
+        const byRole = new Map<string, StartedNodeNet>();
+        for (const spec of SPECS) {
+          const database = await openDatabase(join(dir, `${spec.role}${spec.code ? '-' + spec.code : ''}.sqlite`));
+          databases.push(database);
+          const node = prepareNodeNet(plan, spec, spec.role === 'agency' ? watch(database) : database);
+          await node.start({});
+          nets.push(node);
+          byRole.set(spec.role, node);
+        }
+        const outbox = byRole.get('municipality')!.net.outbox;
+        const enqueued = new Map<string, number>();
+        let serial = 0;
+        const change = async (): Promise<string> => {
+          const card = `B${String(++serial).padStart(8, '0')}`;
+          enqueued.set(card, performance.now());
+          await outbox.send({
+            type: 'card.status', from: 'municipality-131016', to: 'prefecture-13',
+            body: { cardNumber: card, status: 'suspended', issuer: '131016', version: 1, changedAt: new Date().toISOString() },
+          });
+          return card;
+        };
+        const until = (cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> =>
+          new Promise((resolve, reject) => {
+            if (cond()) return resolve();
+            const timer = setTimeout(() => {
+              onArrival = undefined;
+              reject(new Error(`propagation: timed out waiting for ${what} (${arrived.size} of ${enqueued.size} arrived)`));
+            }, timeoutMs);
+            onArrival = () => {
+              if (!cond()) return;
+              clearTimeout(timer);
+              onArrival = undefined;
+              resolve();
+            };
+          });
+        const latencyOf = (cards: Iterable<string>) => [...cards].map((c) => arrived.get(c)! - enqueued.get(c)!);
+
+        // Warm-up: TLS connections, prepared paths.
+        for (let i = 0; i < 20; i++) {
+          const c = await change();
+          await until(() => arrived.has(c), `warm-up change ${c}`);
+        }
+
+        // Latency: one change at a time.
+        const single: string[] = [];
+        const t0 = performance.now();
+        while (performance.now() - t0 < seconds * 1000) {
+          const c = await change();
+          await until(() => arrived.has(c), `change ${c}`);
+          single.push(c);
+        }
+        const singleLat = latencyOf(single);
+
+        // Throughput: `changes` changes from 32 producers.
+        const batch: string[] = [];
+        const cpu0 = process.cpuUsage();
+        const t1 = performance.now();
+        let left = changes;
+        await Promise.all(Array.from({ length: 32 }, async () => {
+          while (left > 0) {
+            left--;
+            batch.push(await change());
+          }
+        }));
+        const enqueuedIn = (performance.now() - t1) / 1000;
+        await until(() => batch.every((c) => arrived.has(c)), `${changes} changes`, 300_000);
+        const last = Math.max(...batch.map((c) => arrived.get(c)!));
+        const elapsed = (last - t1) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const loadLat = latencyOf(batch);
+        const through: Measurement = { name: 'changes end to end (3 hops)', ops: changes, seconds: elapsed, perSecond: changes / elapsed, perCpuSecond: changes / ((cpu.user + cpu.system) / 1e6) };
+
+        // Baselines.
+        const raw = rawCommits(join(dir, 'municipality-131016.sqlite'), seconds);
+        const rawM: Measurement = { name: 'raw durable commits (SQLite WAL, FULL)', ops: raw.commits, seconds: raw.seconds, perSecond: raw.perSecond, perCpuSecond: raw.perCpuSecond };
+        const { ca, creds } = await benchPair(pki);
+        const bareServer = await startHttpsReceiver({
+          credentials: creds.server, caPem: ca, gate: new Gate({ self: SPECS[2]!, inbox: new Inbox(new SqlNetStore(databases[0]!), 'national', async () => {}) }),
+          routes: (app) => {
+            app.post('/bench/bare', async () => ({}));
+          },
+        });
+        const cpuB = process.cpuUsage();
+        const bareR = await load.run({ url: bareServer.url, path: '/bench/bare', caPem: ca, certPem: creds.client.certPem, keyPem: creds.client.keyPem, concurrency: 16, connections: 16, seconds, warmupSeconds: Math.min(1, seconds / 2), body: 'bare' });
+        const cpuBare = process.cpuUsage(cpuB);
+        await bareServer.close();
+        const bare: Measurement = { name: 'bare mutual-TLS round trip (same stack)', ops: bareR.ok, seconds: bareR.seconds, perSecond: bareR.ok / bareR.seconds, perCpuSecond: bareR.ok / ((cpuBare.user + cpuBare.system) / 1e6 * (bareR.seconds / (bareR.seconds + Math.min(1, seconds / 2))) + bareR.cpuSeconds) };
+
+        print(`  4 nodes in one process, each its own SQLite file; ${single.length} changes one at a time, then ${changes.toLocaleString('en-US')} from 32 producers`);
+        print(report(bare, undefined, `p50 ${bareR.p50.toFixed(2)} ms  p99 ${bareR.p99.toFixed(2)} ms`));
+        print(report(rawM));
+        print(`  ${'one change at a time: latency'.padEnd(52)} median ${ms(percentile(singleLat, 50))}  p99 ${ms(percentile(singleLat, 99))}  (${(percentile(singleLat, 50) / (1000 / bare.perSecond)).toFixed(1)}× a bare round trip's share, ${(percentile(singleLat, 50) / (1000 / raw.perSecond)).toFixed(1)}× one raw commit)`);
+        print(report(through, rawM, `enqueued in ${enqueuedIn.toFixed(2)} s; latency median ${ms(percentile(loadLat, 50))}  p99 ${ms(percentile(loadLat, 99))}`, { cpu: false }));
+        print(`  ${'  ratio to bare round trips'.padEnd(52)} ${(through.perSecond / bare.perSecond).toFixed(2)}×`);
+        const met = percentile(singleLat, 50) <= 100 && through.perSecond >= 2000;
+        print(`  goal median ≤ 100 ms and ≥ 2,000 changes/s: ${met ? 'met' : 'NOT met'} (median ${ms(percentile(singleLat, 50))}, ${Math.round(through.perSecond).toLocaleString('en-US')}/s)`);
+      } finally {
+        load.close();
+        for (const n of nets) await n.close().catch(() => {});
+        for (const d of databases) await d.close().catch(() => {});
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
+
+/** The national center's and the agency's credentials from the run's PKI, for the bare baseline. */
+async function benchPair(pki: Awaited<ReturnType<typeof ensurePki>>) {
+  return { ca: pki.caPem, creds: { server: pki.credentials(SPECS[2]!), client: pki.credentials(SPECS[3]!) } };
+}
