@@ -346,7 +346,7 @@ export function parsePutKeyData(d: Uint8Array, dek: Uint8Array): { kvn: number; 
 /**
  * SET STATUS (GP 2.3 §11.10) of the card (P1 = 80):
  *   80 F0 80 07 → personalised: needs no transport key set left (R2.2.2) and every application that activates the card personalised
- *   80 F0 80 FF → terminated: irreversible; every application's data and keys are zeroised
+ *   80 F0 80 FF → terminated: irreversible; every application's data and keys are zeroised, and any JPKI initial set not yet bound
  *   (0F, active, is refused: only the holder setting the PIN makes a card active, R2.2.1a)
  *   R: 90 00 | 69 85 | 6A 86
  */
@@ -366,9 +366,13 @@ function setStatus(cmd: CommandApdu, ctx: IsdContext): Reply {
   if (cmd.p2 === 0xff) {
     ctx.image.lifecycle = 'terminated';
     const gone = ctx.image.apps;
+    const initial = ctx.image.initialKeys ?? [];
     ctx.image.apps = [];
+    // A JPKI initial set never bound to an area goes too (R5.1): a terminated card holds no key a maker could use.
+    if (initial.length) ctx.image.initialKeys = [];
     ctx.persist();
     gone.forEach(wipeRecord);
+    initial.forEach((k) => wipeKeySet(k.set));
     return { sw: SW.OK };
   }
   return refuse(cmd.p2 === 0x0f ? SW.CONDITIONS_NOT_SATISFIED : SW.INCORRECT_P1P2);

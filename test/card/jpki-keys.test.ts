@@ -174,3 +174,20 @@ test('[R5.1 card] a card made without the JPKI initial set refuses to install th
   other.host.select(JPKI_AID);
   assert.equal(other.host.open(jpkiInitialKeys(jpkiKeys, serial), 0x33), 0x9000);
 });
+
+test('[R5.1 card] terminating a card zeroises a JPKI initial set that was never bound to an area', () => {
+  const jpkiKeys = new TestKeyStore();
+  const serial = cardSerial(0x4a50, 41, 3);
+  const made = activeCard({ serial, jpkiInitial: jpkiInitialFor(jpkiKeys, serial) } as Parameters<typeof activeCard>[0]);
+  assert.equal(made.store.load()!.initialKeys?.length, 1);
+  assert.ok(Buffer.from(encodeImage(made.store.load()!)).toString('utf8').includes(Buffer.from(jpkiInitialKeys(jpkiKeys, serial).enc).toString('hex').toUpperCase()), 'the probe finds the key while it is there');
+  made.host.select(ISD_AID);
+  assert.equal(made.host.open(KEYS.issuer, 0x33), 0x9000);
+  assert.equal(sw(made.host.secure(0x80, 0xf0, 0x80, 0xff).sw), '9000');
+  const after = made.store.load()!;
+  assert.equal(after.lifecycle, 'terminated');
+  assert.deepEqual(after.initialKeys, []);
+  const initial = jpkiInitialKeys(jpkiKeys, serial);
+  const json = Buffer.from(encodeImage(after)).toString('utf8');
+  for (const k of [initial.enc, initial.mac, initial.dek]) assert.equal(json.includes(Buffer.from(k).toString('hex').toUpperCase()), false, 'no initial key in the image');
+});
