@@ -19,7 +19,7 @@ import type { Outbox } from './outbox.ts';
 import type { Transport } from './transport.ts';
 
 export interface RelayOptions {
-  /** Sends in flight at most. Default 16. */
+  /** Sends in flight at most. Default 64. */
   readonly concurrency?: number;
   /** Longest sleep between rounds when nothing is due, ms. Default 1000. */
   readonly idleMs?: number;
@@ -60,7 +60,7 @@ export class Relay<T> {
   constructor(outbox: Outbox<T>, transport: Transport, options: RelayOptions = {}) {
     this.#outbox = outbox;
     this.#transport = transport;
-    this.#concurrency = options.concurrency ?? 16;
+    this.#concurrency = options.concurrency ?? 64;
     this.#idleMs = options.idleMs ?? 1000;
     this.#onFailure = options.onFailure ?? (() => {});
     this.#timers = options.timers ?? REAL_TIMERS;
@@ -74,7 +74,10 @@ export class Relay<T> {
     for (const envelope of due) {
       const p: Promise<void> = this.#deliver(envelope).finally(() => {
         this.#inFlight.delete(p);
-        if (this.#running) this.notify();
+        // Claim again once half the room is free (or all of it, with nothing left in flight),
+        // not after every send: each claim reads the due messages, and under load many small
+        // claims cost far more than a few large ones.
+        if (this.#running && (this.#inFlight.size === 0 || this.#inFlight.size <= this.#concurrency / 2)) this.notify();
       });
       this.#inFlight.add(p);
     }
@@ -146,11 +149,15 @@ export class Relay<T> {
       return;
     }
     let wait = this.#idleMs;
-    try {
-      const due = await this.#outbox.nextDueIn();
-      if (due !== undefined) wait = Math.min(wait, due);
-    } catch {
-      // as above
+    // With sends in flight, each one settling wakes the relay; looking for the next due time
+    // (a scan of the pending messages) is only worth it when nothing is.
+    if (this.#inFlight.size === 0) {
+      try {
+        const due = await this.#outbox.nextDueIn();
+        if (due !== undefined) wait = Math.min(wait, due);
+      } catch {
+        // as above
+      }
     }
     // A wake-up that came while looking for the next due time has already scheduled a round.
     if (this.#running && this.#timer === undefined) this.#schedule(Math.max(wait, 5));

@@ -129,7 +129,7 @@ export class HttpsTransport implements Transport {
 
   constructor(options: HttpsTransportOptions) {
     this.#pools = new MtlsPools({
-      caPem: options.caPem, addressOf: options.addressOf, connections: 4, keepAliveTimeoutMs: 30_000,
+      caPem: options.caPem, addressOf: options.addressOf, connections: 16, keepAliveTimeoutMs: 30_000,
       ...(options.credentials ? { credentials: options.credentials } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       noAddress: (to) => transientFailure(`https: no address for ${to}`),
