@@ -60,6 +60,7 @@ export const AUDIT_EVENTS = {
   'jpki.certificate.released': ev('A certificateHold was lifted (the suspended card was restored): the certificate is good again.', 'card', { kind: 'string', serial: 'string', ca: 'string' }),
   // municipality CS: counter staff, stock, applications, issuance, card status (src/cs, docs/counter.md)
   'cs.staff.enrolled': ev('A staff member was enrolled with a role and an operator card (its serial; the public key stays in the staff table).', null, { staff: 'string', role: 'string', cardSerial: 'string' }),
+  'cs.staff.setup': ev('The first administrator of a CS without staff was enrolled with the one-time set-up code printed on the node\'s console, or a set-up attempt was refused (wrong or closed code).', null, { staff: 'string' }),
   'cs.staff.login': ev('A staff member signed in with the operator card (challenge signed by the card), or was refused.', null, { staff: 'string', terminal: 'string?' }),
   'cs.terminal.registered': ev('A counter terminal was registered with its card reader and separate PIN pad.', null, { terminal: 'string', reader: 'string', pad: 'string' }),
   'cs.access': ev('A permission decision for a counter operation (deny by default): allowed, or refused with JUKI_ERR_CS_FORBIDDEN.', null, { permission: 'string', operation: 'string' }),

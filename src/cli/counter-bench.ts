@@ -204,8 +204,8 @@ function lazyJpki(local: EmbeddedServices): JpkiRelay {
 /**
  * The municipality's counter in embedded mode: the real card steps over the bench's in-process
  * terminal `counter-1`, keys from the host key store (the municipality's transport and issuer
- * masters; the national center's basic-area masters, in-process: the CS → national request over
- * mutual TLS is later work), the jpki node in-process, print jobs under `<data dir>/print`.
+ * masters; the national center's basic-area masters, in-process: `juki serve` asks the national
+ * node over mutual TLS instead), the jpki node in-process, print jobs under `<data dir>/print`.
  */
 export function openEmbeddedCounter(o: {
   database: Database; code: string; keystoreDir: string; dataDir: string; local: EmbeddedServices; books: Pick<CounterOptions, 'audit' | 'register'>;

@@ -170,10 +170,16 @@ async function mountNetworkedMunicipality(ctx: RoleContext, config: TerminalsCon
       printDir: join(dataDir, `print-${code}`),
     });
     const recovered = await counter.issuance.recover();
+    // No staff yet: a one-time code, shown only here, lets whoever runs the node enrol the first administrator.
+    const setupCode = await counter.operatorCards.newSetupCode();
     return {
       plugin: counterHttpPlugin(counter),
       notes: [
         `counter API ${ctx.baseUrl}/${ctx.id}/ (operator-card sign-in: POST /${ctx.id}/login/challenge)`,
+        ...(setupCode ? [
+          `  no staff yet: put a blank card on ${config.rekeyTerminal}'s reader and POST /${ctx.id}/setup/first-administrator`,
+          `  {"setupCode":"${setupCode}","lot":...,"transportKeyRef":...,"staffId":...,"name":...}; the administrator sets the operator PIN on its pad (one-time code, shown only here)`,
+        ] : []),
         `  terminals (${config.file}), driven over mutual TLS: ${config.terminals.map((t) => `${t.id} at ${t.url}`).join(', ')}; deliveries re-keyed at ${config.rekeyTerminal}`,
         `  basic-area keys from ${national} at ${nationalAddress}; JPKI area ${jpki ? `by jpki at ${jpkiAddress}` : 'not available (no jpki node in the peers file)'}`,
         ...(recovered.length ? [`recovered ${recovered.length} interrupted issuance(s): blank cards spoiled for witnessed destruction`] : []),

@@ -8,8 +8,8 @@
  * - maker transport keys: the delivery lot's master, by the lot's `transportKeyRef`;
  * - municipality transport and issuer keys: this CS's key store (`municipalityCardKeys`);
  * - basic-area keys: the national center's `BasicKeyService`, one card's keys wrapped for one
- *   request, never stored (in `juki up` the national node's key store in-process; the network
- *   transport of that request, CS → national over mutual TLS, is later work);
+ *   request, never stored (in `juki up` the national node's key store in-process; under
+ *   `juki serve` `HttpsBasicKeyService`, CS → national over mutual TLS);
  * - the JPKI area: no key here at all (R5.1). The card's maker put the area's initial set on
  *   it; the `jpki` role (`JpkiRelay`; in `juki up` the jpki node in-process) replaces it with
  *   its own and personalises the area over its own channel; the CS only relays.
@@ -35,14 +35,16 @@ import { municipalities, type Resident } from '../register/index.ts';
 import { relayTransport, type TerminalAgentApi } from '../terminal/index.ts';
 import { JukiError } from '../util/index.ts';
 import {
-  diversifiedKeySource, installJpkiArea, MAKER_TRANSPORT_KVN, municipalityCardKeys, personaliseCard, rekeyBlankCard,
+  diversifiedKeySource, installJpkiArea, keyStoreKeySource, MAKER_TRANSPORT_KVN, municipalityCardKeys, MUNICIPALITY_MASTER_KEYS, personaliseCard, rekeyBlankCard,
   type CardFlowEvent, type CardKeySource,
 } from './card-flows/index.ts';
 import { readIsdFacts } from './card-flows/card-state.ts';
+import { issueOperatorCard, readOperatorCard } from './operator-cards.ts';
 import { csContext, type CsContext, type Trx } from './context.ts';
 import type { CardRecord, StatusCause } from './card-status.ts';
 import { openCounter, type Counter, type CounterOptions } from './counter.ts';
 import type { Database } from '../db/index.ts';
+import { OperatorCardDesk } from './operator-desk.ts';
 import { PinDesk } from './pin-desk.ts';
 import type { CardStep, PersonalisationRequest } from './issuance.ts';
 import type { BasicKeyService } from './key-service.ts';
@@ -109,6 +111,9 @@ export interface CounterCardStepsOptions {
   readonly printDir: string;
 }
 
+/** The operator application's key version (its own set, not the issuer's: KVN 01..6F). */
+export const OPERATOR_KVN = 0x31;
+
 /** Card steps that change a card: a failure at or after one of these leaves a touched card. */
 const MUTATING = /^(PUT KEY|INSTALL|STORE DATA|SET STATUS)/;
 
@@ -144,6 +149,53 @@ export class CounterCardSteps implements RekeyStep, CardStep {
   /** The issuer keys (for the PIN services' issuer channel). */
   get issuerKeys(): CardKeySource {
     return this.#keys.issuer;
+  }
+
+  /** The serial of the card on a terminal's reader (upper-case hex), read from its ISD; touches nothing. */
+  async serialOn(terminalId: string): Promise<string> {
+    const { agent, reader } = await this.#o.terminals.resolve(terminalId);
+    await agent.release(reader).catch(() => undefined);
+    const transport = await relayTransport(agent, reader);
+    try {
+      return (await readIsdFacts(transport)).state.serial;
+    } finally {
+      await transport.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * A staff member's operator card on the re-keyed blank card `serial` on the terminal's reader
+   * (cs/operator-cards.ts): the operator application with its own key set, the issuer keys, then
+   * the staff member sets the operator PIN on the terminal's pad, and the card's login public key
+   * is read back. `touched` tells the books whether a failed run changed the card.
+   */
+  async makeOperatorCard(terminalId: string, serial: string, staffId: string): Promise<{ publicKey: string }> {
+    let touched = false;
+    let transport: CardTransport | undefined;
+    try {
+      transport = await this.#cardOn(terminalId, serial);
+      const { agent, reader } = await this.#o.terminals.resolve(terminalId);
+      touched = true;
+      await issueOperatorCard(transport, {
+        staffId, transportKeys: this.#keys.transport, issuerKeys: this.#keys.issuer,
+        operatorKeys: keyStoreKeySource(this.#o.keyStore, MUNICIPALITY_MASTER_KEYS.issuer, 'operator', OPERATOR_KVN),
+      }).catch((e: unknown) => {
+        // The card's state is checked before any command that changes it.
+        if (e instanceof JukiError && e.code === 'JUKI_ERR_CARD_STATE') touched = false;
+        throw e;
+      });
+      await transport.close();
+      transport = undefined;
+      const set = await agent.setPin(reader, 'operator', `Set the operator PIN of ${staffId} (4 to 8 digits)`);
+      if (set.kind !== 'set') throw new JukiError('JUKI_ERR_CS_PIN_NOT_SET', `operator card ${serial}: the operator PIN was not set on the pad (${set.kind})`, { outcome: set.kind });
+      transport = await relayTransport(agent, reader);
+      return { publicKey: (await readOperatorCard(transport)).publicKey };
+    } catch (e) {
+      if (e instanceof JukiError) throw new JukiError(e.code, e.message, { ...e.details, cardUntouched: !touched });
+      throw new JukiError('JUKI_ERR_INTERNAL', `operator card: ${(e as Error)?.message ?? String(e)}`, { cardUntouched: !touched });
+    } finally {
+      await transport?.close().catch(() => undefined);
+    }
   }
 
   /** R3.1.1a: replace the maker's transport keys of the blank card `serial` on the stock terminal's reader. */
@@ -334,7 +386,7 @@ export interface CounterWithCardsOptions extends CounterOptions, Omit<CounterCar
 }
 
 /** The counter with its real card steps, PIN services and JPKI revocation wired (the municipality role, tests). */
-export function openCounterWithCards(database: Database, municipalityCode: string, options: CounterWithCardsOptions): Counter & { readonly steps: CounterCardSteps; readonly pins: PinDesk } {
+export function openCounterWithCards(database: Database, municipalityCode: string, options: CounterWithCardsOptions): Counter & { readonly steps: CounterCardSteps; readonly pins: PinDesk; readonly operatorCards: OperatorCardDesk } {
   const ctx = csContext(database, municipalityCode, options);
   const terminals = terminalDirectory(ctx, options.agents);
   const steps = new CounterCardSteps({ ...options, ctx, terminals });
@@ -344,5 +396,6 @@ export function openCounterWithCards(database: Database, municipalityCode: strin
     pins: (c, status) => new PinDesk(c, { status, terminals, issuerKeys: steps.issuerKeys }),
   });
   if (options.jpki) counter.status.afterChange = jpkiRevocationHook(counter.ctx, options.jpki);
-  return { ...counter, steps, pins: counter.pins! };
+  const operatorCards = new OperatorCardDesk(counter.ctx, { staff: counter.staff, stock: counter.stock, terminals: counter.terminals, cards: steps, rekeyTerminal: options.rekeyTerminal });
+  return { ...counter, steps, pins: counter.pins!, operatorCards };
 }

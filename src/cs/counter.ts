@@ -11,6 +11,7 @@ import { CardStatusService, type TransitionRule } from './card-status.ts';
 import { csContext, type CsContext, type CsContextOptions } from './context.ts';
 import { IssuanceService, type CardStep, type IssuanceOptions } from './issuance.ts';
 import { MoveService } from './moves.ts';
+import type { OperatorCardDesk } from './operator-desk.ts';
 import type { PinDesk } from './pin-desk.ts';
 import { LocalPriorCards, type PriorCardLookup } from './prior-cards.ts';
 import { StaffService, type StaffOptions } from './staff.ts';
@@ -40,6 +41,8 @@ export interface Counter {
   readonly moves: MoveService;
   /** PIN set at issuance, change, unblock: only with terminals wired. */
   readonly pins?: PinDesk;
+  /** Operator cards made at a terminal, and the first administrator's set-up: only with terminals wired. */
+  readonly operatorCards?: OperatorCardDesk;
 }
 
 /** Card steps for a node with no card flows wired: every call refuses, touching no card. */

@@ -17,7 +17,7 @@ import { JukiError } from '../util/index.ts';
 import { APPLICATION_KINDS, REISSUE_DISPOSITIONS } from './applications.ts';
 import { CARD_LIFECYCLE, type StatusCause } from './card-status.ts';
 import type { Counter } from './counter.ts';
-import { STAFF_ROLES, type Permission, type Principal } from './staff.ts';
+import { STAFF_ROLES, type Permission, type Principal, type StaffRole } from './staff.ts';
 import { STOCK_STATES } from './stock.ts';
 
 const ErrorSchema = Type.Object({ code: Type.String(), message: Type.String(), details: Type.Object({}, { additionalProperties: true }) });
@@ -160,6 +160,36 @@ export function counterHttpPlugin(counter: Counter): FastifyPluginAsync {
       },
       preHandler: need('terminal.manage', 'register terminal'),
     }, async (req, reply) => reply.status(201).send(await counter.terminals.register(actorOf(req), req.body as never)));
+
+    const desk = counter.operatorCards;
+    if (desk) {
+      app.post('/terminals/:terminalId/operator-cards', {
+        schema: {
+          tags, summary: 'Make a staff member\'s operator card from the blank card taken out for this terminal and on its reader (the card makes its login key pair; the staff member sets the operator PIN on the terminal\'s pad), and enrol them',
+          params: Type.Object({ terminalId: Id }),
+          body: Type.Object({ serial: Serial, staffId: Id, name: Text(100), role: Enum(STAFF_ROLES) }, { additionalProperties: false }),
+          response: { 201: Member, ...errors },
+        },
+        preHandler: need('staff.manage', 'make operator card'),
+      }, async (req, reply) => reply.status(201).send(await desk.issue(actorOf(req), { terminalId: (req.params as { terminalId: string }).terminalId, ...(req.body as { serial: string; staffId: string; name: string; role: StaffRole }) })));
+
+      app.post('/operator-cards/from-delivery', {
+        schema: {
+          tags, summary: 'Make a staff member\'s operator card from a maker\'s blank card on the stock terminal\'s reader: received as a one-card lot, re-keyed, taken out and personalised (the staff member sets the operator PIN on the pad), and enrol them',
+          body: Type.Object({ lot: Id, transportKeyRef: Text(128), staffId: Id, name: Text(100), role: Enum(STAFF_ROLES) }, { additionalProperties: false }),
+          response: { 201: Member, ...errors },
+        },
+        preHandler: need('staff.manage', 'make operator card from delivery'),
+      }, async (req, reply) => reply.status(201).send(await desk.issueFromDelivery(actorOf(req), req.body as never)));
+
+      app.post('/setup/first-administrator', {
+        schema: {
+          tags, summary: 'A CS without staff: enrol the first administrator with the one-time set-up code printed on the node\'s console; the blank card on the stock terminal\'s reader (of the lot named, under its maker transport keys) becomes their operator card',
+          body: Type.Object({ setupCode: Type.String({ minLength: 1, maxLength: 64 }), reader: Type.Optional(Text(100)), pinPad: Type.Optional(Text(100)), lot: Id, transportKeyRef: Text(128), staffId: Id, name: Text(100) }, { additionalProperties: false }),
+          response: { 201: Member, ...errors },
+        },
+      }, async (req, reply) => reply.status(201).send(await desk.firstAdministrator(req.body as never)));
+    }
 
     app.post('/stock/lots', {
       schema: {

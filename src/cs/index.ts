@@ -34,3 +34,5 @@ export { PinDesk, PIN_SETTERS, IDENTITY_PURPOSES } from './pin-desk.ts';
 export type { PinSetter, IdentityPurpose, IdentityCheck, PinSetResult, PinResetResult } from './pin-desk.ts';
 export { issueOperatorCard, readOperatorCard } from './operator-cards.ts';
 export type { OperatorCardPlan, OperatorCard } from './operator-cards.ts';
+export { OperatorCardDesk } from './operator-desk.ts';
+export type { OperatorCardInput, FirstAdministratorInput, OperatorCardMaker } from './operator-desk.ts';

@@ -12,8 +12,9 @@
  *   H = "juki/card-keys/v1" ‖ 00 ‖ domain ‖ 00 ‖ KVN ‖ serial ‖ A ‖ B
  *
  * Nothing of the keys is stored on the CS side; the wrapped form is useless after the request
- * (a is gone). The peer is authenticated by the transport that carries the request (mutual TLS
- * between CS and national center: the Juki-net work); this module is the in-process half.
+ * (a is gone). The peer is authenticated by the transport that carries the request: in-process
+ * here (`KeyStoreBasicKeyService`), or mutual TLS between CS and national center under
+ * `juki serve` (`HttpsBasicKeyService` in remote-key-service.ts, the national node's route).
  */
 import { createCipheriv, createDecipheriv, createECDH, hkdfSync, randomBytes } from 'node:crypto';
 import { concatBytes, diversifyKeySet, KEY_DOMAINS, wipe, type KeyStore, type Scp03StaticKeys } from '../crypto/index.ts';
@@ -66,7 +67,7 @@ export interface KeyStoreBasicKeyServiceOptions {
   readonly authorise?: (serial: Uint8Array) => void;
 }
 
-/** The national center's key service over its key store (in-process; the network transport comes with Juki-net). */
+/** The national center's key service over its key store (in-process in `juki up`; behind the national node's mutual-TLS route under `juki serve`). */
 export class KeyStoreBasicKeyService implements BasicKeyService {
   readonly #store: KeyStore;
   readonly #kvn: number;

@@ -41,11 +41,6 @@ export class HttpsJpkiRelay implements JpkiRelay {
     this.#pool = mtlsPool({ address: o.address, expect: this.#node, caPem: o.caPem, credentials: o.credentials, timeoutMs: o.timeoutMs ?? 60_000 });
   }
 
-  /** The JPKI domain's keys never leave the jpki node: refused here, whatever asks. */
-  domainKeys(): never {
-    throw new JukiError('JUKI_ERR_JPKI_RELAY_DENIED', `${this.#node}: the JPKI domain keys never leave the jpki node; over the network the jpki role does its own card work (personalise)`);
-  }
-
   async #post<T>(path: string, body: unknown): Promise<T> {
     const a = await mtlsJson(this.#pool, this.#node, { method: 'POST', path, body });
     const j = (a.json ?? {}) as Record<string, unknown>;

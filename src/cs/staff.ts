@@ -17,7 +17,7 @@ import { createHash, createPublicKey, randomBytes, verify, type KeyObject } from
 import type { Actor } from '../audit/index.ts';
 import { isUniqueViolation } from '../db/index.ts';
 import { JukiError } from '../util/index.ts';
-import { parseId, parseSerial, parseText, shown, type CsContext } from './context.ts';
+import { parseId, parseSerial, parseText, shown, type CsContext, type Trx } from './context.ts';
 
 export const STAFF_ROLES = ['clerk', 'supervisor', 'stock-keeper', 'administrator'] as const;
 export type StaffRole = (typeof STAFF_ROLES)[number];
@@ -141,6 +141,11 @@ export class StaffService {
 
   /** Enrol a staff member with an operator card (issued by the administrator). */
   async enroll(actor: Actor, input: StaffInput): Promise<StaffMember> {
+    return this.#ctx.database.transaction((trx) => this.enrollIn(trx, actor, input));
+  }
+
+  /** `enroll` inside the caller's transaction (an operator card made at the counter: with its stock movement). */
+  async enrollIn(trx: Trx, actor: Actor, input: StaffInput): Promise<StaffMember> {
     const staffId = parseId(input?.staffId, 'staffId');
     const name = parseText(input.name, 'name', 100);
     const role = parseRole(input.role);
@@ -148,15 +153,15 @@ export class StaffService {
     const key = parseOperatorKey(input.publicKey);
     const der = key.export({ format: 'der', type: 'spki' }).toString('base64');
     const createdAt = this.#ctx.now().toISOString();
+    const taken = await trx.selectFrom('cs_staff').select('staff_id').where((eb) => eb.or([eb('staff_id', '=', staffId), eb('card_serial', '=', cardSerial)])).executeTakeFirst();
+    if (taken) throw new JukiError('JUKI_ERR_CONFLICT', `staffId: a staff member ${staffId} or an operator card ${cardSerial} is already enrolled`, { field: 'staffId' });
     try {
-      await this.#ctx.database.transaction(async (trx) => {
-        await trx.insertInto('cs_staff').values({ staff_id: staffId, name, role, card_serial: cardSerial, public_key: der, active: 1, created_at: createdAt }).execute();
-        await this.#ctx.audit.append(trx, { type: 'cs.staff.enrolled', actor, details: { staff: staffId, role, cardSerial } });
-      });
+      await trx.insertInto('cs_staff').values({ staff_id: staffId, name, role, card_serial: cardSerial, public_key: der, active: 1, created_at: createdAt }).execute();
     } catch (e) {
       if (isUniqueViolation(e)) throw new JukiError('JUKI_ERR_CONFLICT', `staffId: a staff member ${staffId} or an operator card ${cardSerial} is already enrolled`, { field: 'staffId' });
       throw e;
     }
+    await this.#ctx.audit.append(trx, { type: 'cs.staff.enrolled', actor, details: { staff: staffId, role, cardSerial } });
     return { staffId, name, role, cardSerial, active: true, createdAt };
   }
 

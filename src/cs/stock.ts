@@ -233,6 +233,8 @@ export class StockService {
       const events = await trx.selectFrom('cs_stock_events').select(['serial', 'seq', 'to_state']).orderBy('serial').orderBy('seq').execute();
       const lots = await trx.selectFrom('cs_lots').select(['lot', 'card_count']).execute();
       const usedWithCard = new Set((await trx.selectFrom('cs_cards').select('serial').where('serial', 'is not', null).execute()).map((r) => r.serial!));
+      // A blank card made an operator card is used too: its staff member's record names it.
+      for (const r of await trx.selectFrom('cs_staff').select('card_serial').execute()) usedWithCard.add(r.card_serial);
       const expected = new Map<string, string>();
       for (const e of events) expected.set(e.serial, e.to_state);
       const bySerial = new Map(stock.map((r) => [r.serial, r]));
