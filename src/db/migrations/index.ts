@@ -11,6 +11,7 @@ import { netMigration } from './0004-net.ts';
 import { csMigration } from './0005-cs.ts';
 import { netRoutesMigration } from './0006-net-routes.ts';
 import { csCardStepsMigration } from './0007-cs-card-steps.ts';
+import { netOutboxClaimMigration } from './0008-net-outbox-claim.ts';
 
 export const migrations: Record<string, Migration> = {
   '0001_register': registerMigration,
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0005_cs': csMigration,
   '0006_net_routes': netRoutesMigration,
   '0007_cs_card_steps': csCardStepsMigration,
+  '0008_net_outbox_claim': netOutboxClaimMigration,
 };
