@@ -66,6 +66,18 @@ export class Gate {
     }
   }
 
+  /**
+   * Accept (or refuse) several messages from one `peer`, one reply each, in order. Each message
+   * is parsed, authorised and received exactly as `accept` does it, so one refused or malformed
+   * message is refused alone. The receipts are all asked of the inbox in the same turn of the
+   * event loop, in order: a group-committing store (SqlNetStore) applies them in one database
+   * transaction, each under its own savepoint, in this order (so a card's messages of one batch
+   * are applied in sequence), and answers each only after that transaction committed.
+   */
+  acceptBatch(peer: NodeSpec | null, raws: readonly unknown[], unauthenticated?: string): Promise<GateReply[]> {
+    return Promise.all(raws.map((raw) => this.accept(peer, raw, unauthenticated)));
+  }
+
   async #refuse(refusal: Refusal): Promise<GateReply> {
     await this.#onRefused(refusal);
     return { ok: false, code: 'JUKI_ERR_NET_DENIED', message: refusal.why, permanent: true };

@@ -28,7 +28,7 @@ export type { RelayOptions } from './relay.ts';
 export { Gate, auditRefusals } from './gate.ts';
 export type { GateOptions, GateReply, Refusal } from './gate.ts';
 export { permanentFailure, transientFailure } from './transport.ts';
-export type { Transport } from './transport.ts';
+export type { DeliveryResult, Transport } from './transport.ts';
 export { InProcessNetwork } from './transports/in-process.ts';
 export { checkpointSigningInput, signCheckpoint, verifyCheckpoint, holdCheckpoint, heldCheckpoints } from './checkpoint.ts';
 export {
@@ -40,7 +40,7 @@ export type {
   ReturnedCardHook, RouteContext, KnownCardStatus, Affair, AffairBody, AffairCatalogue, AccessRequest, AccessDecision, IdentityQuery, IdentityAnswer,
   QueryReply, QueryClient,
 } from './routes/index.ts';
-export { startHttpsReceiver, HttpsTransport, MESSAGES_PATH } from './transports/https.ts';
+export { startHttpsReceiver, HttpsTransport, MESSAGES_PATH, MESSAGE_BATCHES_PATH, MAX_BATCH } from './transports/https.ts';
 export type { HttpsReceiver, HttpsReceiverOptions, HttpsTransportOptions } from './transports/https.ts';
 export {
   NationalCardReader, InProcessCardReading, decideCardRead, CARD_READER_BASIC_KVN, NATIONAL_BASIC_MASTER_KEYS, CARD_READ_PATH, cardReadRoutes, HttpsCardReadingClient,

@@ -23,6 +23,11 @@ export interface RelayOptions {
   readonly concurrency?: number;
   /** Longest sleep between rounds when nothing is due, ms. Default 1000. */
   readonly idleMs?: number;
+  /**
+   * Envelopes for one receiver sent in one exchange at most, when the transport can
+   * (`Transport.sendBatch`, HTTPS). Default 64; 1 sends each alone.
+   */
+  readonly maxBatch?: number;
   /** Told about each failed send (logging). */
   readonly onFailure?: (envelope: Envelope, error: unknown) => void;
   /** The timers rounds run on (tests inject virtual ones); default the global setTimeout. */
@@ -44,6 +49,7 @@ export class Relay<T> {
   readonly #outbox: Outbox<T>;
   readonly #transport: Transport;
   readonly #concurrency: number;
+  readonly #maxBatch: number;
   readonly #idleMs: number;
   readonly #onFailure: (envelope: Envelope, error: unknown) => void;
   readonly #timers: RelayTimers;
@@ -61,6 +67,7 @@ export class Relay<T> {
     this.#outbox = outbox;
     this.#transport = transport;
     this.#concurrency = options.concurrency ?? 64;
+    this.#maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.#idleMs = options.idleMs ?? 1000;
     this.#onFailure = options.onFailure ?? (() => {});
     this.#timers = options.timers ?? REAL_TIMERS;
@@ -71,8 +78,8 @@ export class Relay<T> {
     const room = this.#concurrency - this.#inFlight.size;
     if (room <= 0) return 0;
     const due = await this.#outbox.claimDue(room);
-    for (const envelope of due) {
-      const p: Promise<void> = this.#deliver(envelope).finally(() => {
+    for (const [envelope, delivery] of this.#send(due)) {
+      const p: Promise<void> = this.#settleOne(envelope, delivery).finally(() => {
         this.#inFlight.delete(p);
         // Claim again once half the room is free (or all of it, with nothing left in flight),
         // not after every send: each claim reads the due messages, and under load many small
@@ -84,9 +91,43 @@ export class Relay<T> {
     return due.length;
   }
 
-  async #deliver(envelope: Envelope): Promise<void> {
+  /**
+   * Start sending `due`: alone, or, when the transport can, in batches of the envelopes for the
+   * same receiver (claim order kept within each batch, so a card's messages go in sequence).
+   * Each envelope's outcome is still its own: marked delivered or failed one by one.
+   */
+  #send(due: readonly Envelope[]): [Envelope, Promise<unknown>][] {
+    const sendBatch = this.#transport.sendBatch?.bind(this.#transport);
+    if (!sendBatch || this.#maxBatch === 1 || due.length < 2) return due.map((e) => [e, this.#transport.send(e)]);
+    const byReceiver = new Map<string, Envelope[]>();
+    for (const e of due) {
+      const list = byReceiver.get(e.to);
+      if (list) list.push(e);
+      else byReceiver.set(e.to, [e]);
+    }
+    const out: [Envelope, Promise<unknown>][] = [];
+    for (const list of byReceiver.values()) {
+      for (let i = 0; i < list.length; i += this.#maxBatch) {
+        const batch = list.slice(i, i + this.#maxBatch);
+        if (batch.length === 1) {
+          out.push([batch[0]!, this.#transport.send(batch[0]!)]);
+          continue;
+        }
+        const results = sendBatch(batch);
+        batch.forEach((e, k) => out.push([e, results.then((r) => {
+          const one = r[k];
+          if (!one) throw new Error(`the transport answered ${r.length} results for a batch of ${batch.length}`);
+          if (!one.ok) throw one.error;
+          return one.ack;
+        })]));
+      }
+    }
+    return out;
+  }
+
+  async #settleOne(envelope: Envelope, delivery: Promise<unknown>): Promise<void> {
     try {
-      await this.#transport.send(envelope);
+      await delivery;
     } catch (e) {
       this.#onFailure(envelope, e);
       await this.#outbox.failed(envelope.id, e);

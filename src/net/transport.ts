@@ -24,8 +24,19 @@ export interface Transport {
    * with `details.permanent` (retrying cannot help), or JUKI_ERR_NET_DELIVERY (retry later).
    */
   send(envelope: Envelope): Promise<Acknowledgement>;
+  /**
+   * Optional: deliver several envelopes, all addressed to the same node, in one exchange (HTTPS:
+   * one request, applied by the receiver in one inbox transaction). One result per envelope, in
+   * the same order, each meaning exactly what `send` would have resolved or rejected with for it:
+   * a message refused by the receiver is refused alone, the others are acknowledged. Rejects
+   * only when nothing can be said of any of them (then each is as a transient failure).
+   */
+  sendBatch?(envelopes: readonly Envelope[]): Promise<DeliveryResult[]>;
   close(): Promise<void>;
 }
+
+/** The outcome of one envelope of a batch: its acknowledgement, or the error `send` would throw. */
+export type DeliveryResult = { readonly ok: true; readonly ack: Acknowledgement } | { readonly ok: false; readonly error: JukiError };
 
 /** A refusal the sender must not retry (denied, malformed). */
 export function permanentFailure(code: 'JUKI_ERR_NET_DENIED' | 'JUKI_ERR_INVALID_INPUT', message: string): JukiError {

@@ -14,9 +14,10 @@ import {
   Gate, Inbox, InProcessNetwork, SqlNetStore, auditRefusals, createNetworkCa, encodeEnvelope, issueNodeCertificate,
   type Envelope, type NetworkCa, type NodeCredentials, type Refusal,
 } from '../../src/net/index.ts';
-import { HttpsTransport, startHttpsReceiver } from '../../src/net/transports/https.ts';
+import { HttpsTransport, MAX_BATCH, MESSAGE_BATCHES_PATH, startHttpsReceiver } from '../../src/net/transports/https.ts';
 import { NatsTransport, connectNats, natsSubject, signedWire, startNatsReceiver } from '../../src/net/transports/nats.ts';
 import { issueServiceCertificate } from '../../src/net/pki.ts';
+import { mtlsPool } from '../../src/net/mtls.ts';
 import { isJukiError } from '../../src/util/index.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
 
@@ -129,6 +130,31 @@ const transports: Record<string, (pki: Pki, rx: Receiver) => Promise<Fixture>> =
           transports.set(as, t);
         }
         await t.send(e);
+      },
+      deliverUntilAcked: (e) => retrying(fx, e),
+      close: async () => {
+        for (const t of transports.values()) await t.close();
+        await receiver.close();
+      },
+    };
+    return fx;
+  },
+  // The same HTTPS receiver through its batch route (a batch of one: the per-message semantics
+  // must be those of the single route; mixed batches are tested below).
+  'https (batch route)': async (pki, rx) => {
+    const receiver = await startHttpsReceiver({ credentials: pki.p13, caPem: pki.ca.certPem, gate: rx.gate, onRefused: (r) => void rx.refusals.push(r) });
+    const transports = new Map<As, HttpsTransport>();
+    const fx: Fixture = {
+      deliver: async (e, as = 'valid') => {
+        if (as === 'bad-signature') throw new Error('not applicable');
+        let t = transports.get(as);
+        if (!t) {
+          const creds = credsFor(pki, as);
+          t = new HttpsTransport({ ...(creds ? { credentials: creds } : {}), caPem: pki.ca.certPem, addressOf: () => receiver.url, timeoutMs: 5000 });
+          transports.set(as, t);
+        }
+        const [r] = await t.sendBatch([e]);
+        if (!r!.ok) throw r!.error;
       },
       deliverUntilAcked: (e) => retrying(fx, e),
       close: async () => {
@@ -287,7 +313,7 @@ for (const [name, make] of Object.entries(transports)) {
       }
       assert.deepEqual(await rx.effects(), []);
       assert.deepEqual(rx.receipts, [], 'the inbox never saw them');
-      if (name !== 'https') {
+      if (!name.startsWith('https')) {
         // (over HTTPS the TLS handshake itself refuses; see the next test for the audited path)
         assert.ok((await rx.audited()).some((l) => l.startsWith('system ')), 'refusals of unauthenticated peers are audited');
       }
@@ -303,3 +329,54 @@ for (const [name, make] of Object.entries(transports)) {
     });
   });
 }
+
+describe('HTTPS batch route: several messages in one request, each on its own', () => {
+  let database: Database;
+  let rx: Receiver;
+  let receiver: Awaited<ReturnType<typeof startHttpsReceiver>>;
+  let t: HttpsTransport;
+  before(async () => {
+    database = await openTestDb();
+    await sql`create table t_effects (n integer primary key, message_id text not null)`.execute(database.db);
+    rx = new Receiver(database, new AuditLog(database, 'prefecture-13'));
+    receiver = await startHttpsReceiver({ credentials: pki.p13, caPem: pki.ca.certPem, gate: rx.gate });
+    t = new HttpsTransport({ credentials: pki.m131016, caPem: pki.ca.certPem, addressOf: () => receiver.url, timeoutMs: 5000 });
+  });
+  after(async () => {
+    await t?.close();
+    await receiver?.close();
+    await database?.close();
+  });
+
+  test('a refused or malformed message is refused alone; the rest are applied in order, duplicates once', async () => {
+    const [a1, a2, a3] = [status('B1', 1), status('B1', 2), status('B1', 3)];
+    const b1 = status('B2', 1);
+    const forged = status('B3', 1, 'municipality-131024'); // the certificate is municipality-131016's
+    const malformed = { ...status('B4', 1), body: { cardNumber: 'B4', status: 'lost' } } as unknown as Envelope;
+    await t.send(a1!);
+    // a1 again (duplicate), a3 before a2 (held, then applied when a2 arrives in the same batch)
+    const results = await t.sendBatch([a1!, a3!, forged, b1, malformed, a2!]);
+    assert.deepEqual(results.map((r) => (r.ok ? r.ack : r.error.code)), ['duplicate', 'held', 'JUKI_ERR_NET_DENIED', 'applied', 'JUKI_ERR_INVALID_INPUT', 'applied']);
+    assert.ok(results.every((r) => r.ok || r.error.details?.permanent === true), 'both refusals are permanent');
+    assert.deepEqual(await rx.effects(), [a1!.id, b1.id, a2!.id, a3!.id]);
+    const audited = await rx.audited();
+    assert.ok(audited.some((l) => l.startsWith('node:municipality-131016 the declared sender "municipality-131024"')), audited.join('\n'));
+  });
+
+  test('a malformed batch is refused whole, permanently, and nothing is received', async () => {
+    const before = (await rx.effects()).length;
+    const tooMany = Array.from({ length: MAX_BATCH + 1 }, (_, i) => status('B5', i + 1));
+    await assert.rejects(t.sendBatch(tooMany), /a batch holds/);
+    const pool = mtlsPool({ address: receiver.url, expect: 'prefecture-13', caPem: pki.ca.certPem, credentials: pki.m131016 });
+    try {
+      for (const body of ['{"envelopes": "x"}', '{"envelopes": []}', 'not json', JSON.stringify({ envelopes: tooMany })]) {
+        const res = await pool.request({ path: MESSAGE_BATCHES_PATH, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        assert.equal(res.statusCode, 400, body.slice(0, 40));
+        assert.equal(((await res.body.json()) as { code: string }).code, 'JUKI_ERR_INVALID_INPUT');
+      }
+    } finally {
+      await pool.close();
+    }
+    assert.equal((await rx.effects()).length, before);
+  });
+});

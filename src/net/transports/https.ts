@@ -12,6 +12,12 @@
  *   400 {"code": "JUKI_ERR_INVALID_INPUT", ...}   403 {"code": "JUKI_ERR_NET_DENIED", ...}   (permanent)
  *   503 {"code": "JUKI_ERR_NET_DELIVERY", ...}                                              (retry)
  *
+ *   POST /juki-net/v1/message-batches   body: {"envelopes": [<envelope>, ...]}  (1..MAX_BATCH, one receiver)
+ *   200 {"results": [{"receipt": ...} | {"code", "message"}, ...]}  one per envelope, in order, each
+ *       what the single route would have answered for it (so one refused message is refused alone);
+ *       the Gate asks the inbox for all of them in one turn, applied in one transaction (gate.ts)
+ *   400 {"code": "JUKI_ERR_INVALID_INPUT", ...}  the batch itself is malformed (nothing received)
+ *
  * Sender: an undici pool per receiving node, keep-alive, presenting the node certificate, and
  * accepting the server only if its certificate names the node the message is addressed to.
  */
@@ -19,15 +25,21 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import type { JukiError } from '../../util/index.ts';
 import { encodeEnvelope, type Envelope } from '../envelope.ts';
 import type { Gate, Refusal } from '../gate.ts';
 import type { Receipt } from '../inbox.ts';
 import { MtlsPools } from '../mtls.ts';
 import { verifyNodeCertificate, type NodeCredentials } from '../pki.ts';
 import type { NodeSpec } from '../roles.ts';
-import { permanentFailure, transientFailure, type Transport } from '../transport.ts';
+import { permanentFailure, transientFailure, type DeliveryResult, type Transport } from '../transport.ts';
 
 export const MESSAGES_PATH = '/juki-net/v1/messages';
+export const MESSAGE_BATCHES_PATH = '/juki-net/v1/message-batches';
+/** Envelopes in one batch request at most. */
+export const MAX_BATCH = 64;
+/** A batch request's body at most: MAX_BATCH envelopes of the single route's limit. */
+const BATCH_BODY_LIMIT = MAX_BATCH * 256 * 1024;
 
 export interface HttpsReceiverOptions {
   /** This node's certificate and key (served as the TLS server certificate). */
@@ -57,6 +69,14 @@ const PEER_RECHECK_MS = 60_000;
 
 const Reply = Type.Object({ receipt: Type.Union([Type.Literal('applied'), Type.Literal('duplicate'), Type.Literal('held')]) });
 const Failure = Type.Object({ code: Type.String(), message: Type.String() });
+const BatchReply = Type.Object({
+  results: Type.Array(Type.Object({
+    receipt: Type.Optional(Reply.properties.receipt),
+    code: Type.Optional(Type.String()),
+    message: Type.Optional(Type.String()),
+    permanent: Type.Optional(Type.Boolean()),
+  })),
+});
 
 /** Start a node's HTTPS message endpoint. */
 export async function startHttpsReceiver(options: HttpsReceiverOptions): Promise<HttpsReceiver> {
@@ -109,6 +129,21 @@ export async function startHttpsReceiver(options: HttpsReceiverOptions): Promise
     const status = result.code === 'JUKI_ERR_NET_DENIED' ? 403 : result.permanent ? 400 : 503;
     return reply.status(status).send({ code: result.code, message: result.message });
   });
+  app.post(MESSAGE_BATCHES_PATH, { bodyLimit: BATCH_BODY_LIMIT, schema: { response: { 200: BatchReply, 400: Failure } } }, async (req, reply) => {
+    let envelopes: unknown;
+    try {
+      envelopes = (JSON.parse(req.body as string) as { envelopes?: unknown } | null)?.envelopes;
+    } catch {
+      envelopes = undefined;
+    }
+    if (!Array.isArray(envelopes) || envelopes.length === 0 || envelopes.length > MAX_BATCH) {
+      return reply.status(400).send({ code: 'JUKI_ERR_INVALID_INPUT', message: `body.envelopes: expected an array of 1 to ${MAX_BATCH} envelopes` });
+    }
+    const peer = peerOf(req);
+    const replies = await options.gate.acceptBatch(peer, envelopes);
+    const results = replies.map((r) => (r.ok ? { receipt: r.receipt } : { code: r.code, message: r.message, permanent: r.permanent }));
+    return reply.status(200).send({ results });
+  });
   if (options.routes) await options.routes(app, peerOf);
   const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   return { url: url.replace(/^http:/, 'https:'), server: app, close: () => app.close() };
@@ -160,6 +195,51 @@ export class HttpsTransport implements Transport {
     if (res.statusCode === 403) throw permanentFailure('JUKI_ERR_NET_DENIED', message);
     if (res.statusCode === 400) throw permanentFailure('JUKI_ERR_INVALID_INPUT', message);
     throw transientFailure(message);
+  }
+
+  /**
+   * Several envelopes for one receiver in one request (MESSAGE_BATCHES_PATH); one result each.
+   * A receiver without the batch route (404: an older node), or refusing the size (413), gets
+   * them one by one instead.
+   */
+  async sendBatch(envelopes: readonly Envelope[]): Promise<DeliveryResult[]> {
+    if (envelopes.length === 0) return [];
+    const to = envelopes[0]!.to;
+    if (envelopes.length > MAX_BATCH || envelopes.some((e) => e.to !== to)) throw new Error(`https: a batch holds 1 to ${MAX_BATCH} envelopes for one receiver`);
+    const all = (error: JukiError): DeliveryResult[] => envelopes.map(() => ({ ok: false, error }));
+    let res;
+    try {
+      res = await this.#pools.get(to).request({
+        path: MESSAGE_BATCHES_PATH,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        // Canonical envelopes are JSON objects: embedded as they are.
+        body: `{"envelopes":[${envelopes.map(encodeEnvelope).join(',')}]}`,
+      });
+    } catch (e) {
+      return all(transientFailure(`https: ${to}: ${(e as Error).message}`));
+    }
+    const text = await res.body.text();
+    if (res.statusCode === 404 || res.statusCode === 413) return Promise.all(envelopes.map((e) => this.send(e).then((ack): DeliveryResult => ({ ok: true, ack }), (error: JukiError): DeliveryResult => ({ ok: false, error }))));
+    let json: { results?: unknown; message?: string } = {};
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // handled below by status
+    }
+    if (res.statusCode === 200 && Array.isArray(json.results) && json.results.length === envelopes.length) {
+      return (json.results as { receipt?: Receipt; code?: string; message?: string; permanent?: boolean }[]).map((r): DeliveryResult => {
+        if (r && typeof r.receipt === 'string') return { ok: true, ack: r.receipt };
+        const message = `https: ${to}: ${r?.message ?? 'no receipt'}`;
+        if (r?.code === 'JUKI_ERR_NET_DENIED') return { ok: false, error: permanentFailure('JUKI_ERR_NET_DENIED', message) };
+        if (r?.code === 'JUKI_ERR_INVALID_INPUT') return { ok: false, error: permanentFailure('JUKI_ERR_INVALID_INPUT', message) };
+        return { ok: false, error: transientFailure(message) };
+      });
+    }
+    const message = `https: ${to}: ${res.statusCode} ${json.message ?? text.slice(0, 200)}`;
+    if (res.statusCode === 403) return all(permanentFailure('JUKI_ERR_NET_DENIED', message));
+    if (res.statusCode === 400) return all(permanentFailure('JUKI_ERR_INVALID_INPUT', message));
+    return all(transientFailure(message));
   }
 
   close(): Promise<void> {

@@ -1,0 +1,64 @@
+/**
+ * The relay sends the envelopes it claimed for one receiver in batches when the transport can
+ * (`Transport.sendBatch`), in claim order, and still settles each envelope on its own:
+ * delivered, retried (transient) or dead (permanent), exactly as with single sends.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  MemoryNetStore, Outbox, Relay, permanentFailure, transientFailure, type DeliveryResult, type Draft, type Envelope, type Transport,
+} from '../../src/net/index.ts';
+
+const status = (card: string, to = 'prefecture-13'): Draft<'card.status'> => ({
+  type: 'card.status', from: 'municipality-131016', to,
+  body: { cardNumber: card, status: 'suspended', issuer: '131016', version: 1, changedAt: '2025-04-01T00:00:00.000Z' },
+});
+
+/** A transport that records each exchange and answers by card number. */
+class BatchingTransport implements Transport {
+  readonly exchanges: string[][] = [];
+  constructor(readonly answer: (e: Envelope) => DeliveryResult) {}
+  async send(e: Envelope) {
+    this.exchanges.push([cardOf(e)]);
+    const r = this.answer(e);
+    if (!r.ok) throw r.error;
+    return r.ack;
+  }
+  async sendBatch(es: readonly Envelope[]) {
+    assert.ok(es.every((e) => e.to === es[0]!.to), 'one receiver per batch');
+    this.exchanges.push(es.map(cardOf));
+    return es.map((e) => this.answer(e));
+  }
+  async close() {}
+}
+const cardOf = (e: Envelope) => (e.body as { cardNumber: string }).cardNumber;
+
+test('claimed envelopes go in one exchange per receiver (chunked by maxBatch); each is settled on its own', async () => {
+  const outbox = new Outbox(new MemoryNetStore(), 'municipality-131016');
+  const transport = new BatchingTransport((e) => {
+    const card = cardOf(e);
+    if (card === 'A2') return { ok: false, error: permanentFailure('JUKI_ERR_NET_DENIED', 'refused') };
+    if (card === 'A3') return { ok: false, error: transientFailure('busy') };
+    return { ok: true, ack: 'applied' };
+  });
+  const relay = new Relay(outbox, transport, { maxBatch: 3 });
+  for (const card of ['A1', 'A2', 'A3', 'A4', 'A5']) await outbox.send(status(card));
+  await outbox.send(status('N1', 'prefecture-27'));
+  assert.equal(await relay.tick(), 6);
+  await relay.settle();
+  assert.deepEqual(transport.exchanges, [['A1', 'A2', 'A3'], ['A4', 'A5'], ['N1']]);
+  const { undelivered, dead } = await outbox.pending();
+  assert.deepEqual(dead.map((r) => cardOf(r.envelope)), ['A2'], 'refused for good: dead, alone');
+  assert.deepEqual(undelivered.map((r) => cardOf(r.envelope)), ['A3'], 'a transient failure: pending, alone');
+});
+
+test('maxBatch 1, or a transport without sendBatch, sends each envelope alone', async () => {
+  const outbox = new Outbox(new MemoryNetStore(), 'municipality-131016');
+  const transport = new BatchingTransport(() => ({ ok: true, ack: 'applied' }));
+  const relay = new Relay(outbox, transport, { maxBatch: 1 });
+  for (const card of ['B1', 'B2']) await outbox.send(status(card));
+  await relay.tick();
+  await relay.settle();
+  assert.deepEqual(transport.exchanges, [['B1'], ['B2']]);
+  assert.deepEqual((await outbox.pending()).undelivered, []);
+});
