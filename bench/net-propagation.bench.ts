@@ -25,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createServer } from 'node:net';
+import { fork, type ChildProcess } from 'node:child_process';
 import { sql } from 'kysely';
 import { ensurePki, prepareNodeNet, type StartedNodeNet } from '../src/cli/network.ts';
 import { openDatabase, type Database } from '../src/db/index.ts';
@@ -193,6 +194,114 @@ export const benchmarks: Benchmark[] = [
     },
   },
 ];
+
+/**
+ * The same chain with each node in its own process (bench/net-node.ts), as under `juki serve`:
+ * a node's COMMIT blocks only its own event loop. Same measurements (latency one at a time,
+ * then throughput from 32 producers in the municipality's process); times are absolute
+ * milliseconds taken in the municipality's and the agency's processes.
+ */
+const multiProcess: Benchmark = {
+  name: 'Juki-net: the same propagation with each node in its own process (as under juki serve)',
+  async run(print) {
+    const seconds = budget();
+    const changes = Number(process.env.JUKI_BENCH_CHANGES ?? Math.round(2000 * seconds));
+    const dir = mkdtempSync(join(tmpdir(), 'juki-bench-propagation-mp-'));
+    const children: ChildProcess[] = [];
+    const arrived = new Map<string, number>();
+    const enqueued = new Map<string, number>();
+    let onArrival: (() => void) | undefined;
+    try {
+      const rawTopology = {
+        version: 1,
+        nodes: await Promise.all(SPECS.map(async (s) => ({ role: s.role, ...(s.code ? { code: s.code } : {}), address: `https://127.0.0.1:${await freePort()}` }))),
+      };
+      await ensurePki(join(dir, 'pki'), parseTopology(rawTopology));
+      const byRole = new Map<string, ChildProcess>();
+      // Receivers first: agency, national, prefecture, then the municipality.
+      for (const spec of [...SPECS].reverse()) {
+        const child = fork(join(import.meta.dirname, 'net-node.ts'), [JSON.stringify({ dir, spec, topology: rawTopology })], {
+          // JUKI_BENCH_CPU_PROF=DIR: a CPU profile of each node process into DIR (node --cpu-prof).
+          execArgv: ['--import', 'tsx', ...(process.env.JUKI_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.JUKI_BENCH_CPU_PROF] : [])],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
+        children.push(child);
+        byRole.set(spec.role, child);
+        await new Promise<void>((resolve, reject) => {
+          child.once('exit', (code) => reject(new Error(`${spec.role} node exited (${code})`)));
+          child.on('message', (m: { ready?: true }) => m.ready && resolve());
+        });
+      }
+      byRole.get('agency')!.on('message', (m: { arrived?: [string, number][] }) => {
+        if (!m.arrived) return;
+        for (const [card, t] of m.arrived) if (!arrived.has(card)) arrived.set(card, t);
+        onArrival?.();
+      });
+      const municipality = byRole.get('municipality')!;
+      let serial = 0;
+      const produce = (count: number, producers: number): Promise<string[]> => new Promise((resolve) => {
+        const cards = Array.from({ length: count }, () => `P${String(++serial).padStart(8, '0')}`);
+        const onMessage = (m: { enqueued?: [string, number][] }) => {
+          if (!m.enqueued) return;
+          municipality.off('message', onMessage);
+          for (const [card, t] of m.enqueued) enqueued.set(card, t);
+          resolve(cards);
+        };
+        municipality.on('message', onMessage);
+        municipality.send({ produce: { cards, producers } });
+      });
+      const until = (cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> =>
+        new Promise((resolve, reject) => {
+          if (cond()) return resolve();
+          const timer = setTimeout(() => {
+            onArrival = undefined;
+            reject(new Error(`propagation: timed out waiting for ${what} (${arrived.size} arrived)`));
+          }, timeoutMs);
+          onArrival = () => {
+            if (!cond()) return;
+            clearTimeout(timer);
+            onArrival = undefined;
+            resolve();
+          };
+        });
+      const latencyOf = (cards: Iterable<string>) => [...cards].map((c) => arrived.get(c)! - enqueued.get(c)!);
+      const one = async (): Promise<string> => {
+        const [c] = await produce(1, 1);
+        await until(() => arrived.has(c!), `change ${c}`);
+        return c!;
+      };
+      for (let i = 0; i < 20; i++) await one();
+      const single: string[] = [];
+      const t0 = performance.now();
+      while (performance.now() - t0 < seconds * 1000) single.push(await one());
+      const singleLat = latencyOf(single);
+
+      const start = performance.timeOrigin + performance.now();
+      const batch = await produce(changes, 32);
+      await until(() => batch.every((c) => arrived.has(c)), `${changes} changes`, 300_000);
+      const elapsed = (Math.max(...batch.map((c) => arrived.get(c)!)) - start) / 1000;
+      const loadLat = latencyOf(batch);
+      const through: Measurement = { name: 'changes end to end (3 hops), 4 processes', ops: changes, seconds: elapsed, perSecond: changes / elapsed, perCpuSecond: 0 };
+      print(`  4 nodes, each its own process and SQLite file; ${single.length} changes one at a time, then ${changes.toLocaleString('en-US')} from 32 producers`);
+      print(`  ${'one change at a time: latency'.padEnd(52)} median ${ms(percentile(singleLat, 50))}  p99 ${ms(percentile(singleLat, 99))}`);
+      print(`  ${through.name.padEnd(52)} ${`${Math.round(through.perSecond).toLocaleString('en-US')}/s`.padStart(10)}  latency median ${ms(percentile(loadLat, 50))}  p99 ${ms(percentile(loadLat, 99))}`);
+      const met = percentile(singleLat, 50) <= 100 && through.perSecond >= 2000;
+      print(`  goal median ≤ 100 ms and ≥ 2,000 changes/s: ${met ? 'met' : 'NOT met'} (median ${ms(percentile(singleLat, 50))}, ${Math.round(through.perSecond).toLocaleString('en-US')}/s)`);
+    } finally {
+      await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+        if (c.exitCode !== null) return resolve();
+        c.removeAllListeners('exit');
+        c.once('exit', () => resolve());
+        c.send({ stop: true });
+        setTimeout(() => c.kill(), 10_000).unref();
+      })));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+// JUKI_BENCH_PROPAGATION=in-process or multi-process runs only that variant.
+if (process.env.JUKI_BENCH_PROPAGATION === 'multi-process') benchmarks.length = 0;
+if (process.env.JUKI_BENCH_PROPAGATION !== 'in-process') benchmarks.push(multiProcess);
 
 /** The national center's and the agency's credentials from the run's PKI, for the bare baseline. */
 async function benchPair(pki: Awaited<ReturnType<typeof ensurePki>>) {
