@@ -96,7 +96,7 @@ export async function openDatabase(location: string, options: OpenOptions = {}):
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   } else {
     const schema = options.pgSchema;
     if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
@@ -140,4 +140,37 @@ export async function openDatabase(location: string, options: OpenOptions = {}):
     }
   }
   return database;
+}
+
+/** Prepared statements kept per SQL text, at most (least recently used dropped first). */
+const STATEMENT_CACHE = 512;
+
+/**
+ * Kysely's SQLite driver prepares every query anew; preparing was ≈ 5–7% of a Juki-net node's
+ * CPU under load (docs/benchmarks.md). This hands it the same prepared statement for the same
+ * SQL text instead (better-sqlite3 statements run synchronously, so one is never used by two
+ * queries at once; a statement still busy, i.e. being iterated by a stream, gets a fresh one).
+ * SQLite re-prepares a cached statement itself after a schema change.
+ */
+function cachingStatements(sqlite: SQLite.Database): { close(): void; prepare(sql: string): SQLite.Statement } {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      sqlite.close();
+    },
+    prepare: (text: string) => {
+      const hit = cache.get(text);
+      if (hit) {
+        if (hit.busy) return sqlite.prepare(text);
+        cache.delete(text);
+        cache.set(text, hit);
+        return hit;
+      }
+      const stmt = sqlite.prepare(text);
+      cache.set(text, stmt);
+      if (cache.size > STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      return stmt;
+    },
+  };
 }
