@@ -34,16 +34,16 @@ export class SqlNetStore implements NetStore<Trx> {
     return {
       trx,
       async nextSeq(sender, receiver, key) {
-        await trx
+        // One upsert instead of insert-if-missing, select, update: on PostgreSQL the conflict
+        // update locks the row until commit, as the FOR UPDATE did, so enqueuers of one key
+        // still take their numbers one after the other.
+        const row = await trx
           .insertInto('net_sequences')
-          .values({ sender, receiver, ordering_key: key, last_seq: 0 })
-          .onConflict((oc) => oc.columns(['sender', 'receiver', 'ordering_key']).doNothing())
-          .execute();
-        let q = trx.selectFrom('net_sequences').select('last_seq').where('sender', '=', sender).where('receiver', '=', receiver).where('ordering_key', '=', key);
-        if (pg) q = q.forUpdate();
-        const seq = Number((await q.executeTakeFirstOrThrow()).last_seq) + 1;
-        await trx.updateTable('net_sequences').set({ last_seq: seq }).where('sender', '=', sender).where('receiver', '=', receiver).where('ordering_key', '=', key).execute();
-        return seq;
+          .values({ sender, receiver, ordering_key: key, last_seq: 1 })
+          .onConflict((oc) => oc.columns(['sender', 'receiver', 'ordering_key']).doUpdateSet((eb) => ({ last_seq: eb(eb.ref('net_sequences.last_seq'), '+', 1) })))
+          .returning('last_seq')
+          .executeTakeFirstOrThrow();
+        return Number(row.last_seq);
       },
       async insertOutbox(e, encoded, nextAttemptAt) {
         await trx
