@@ -123,6 +123,12 @@ export class MemoryNetStore implements NetStore<MemoryTx> {
     return true;
   }
 
+  async markDeliveredMany(ids: readonly string[], at: string): Promise<number> {
+    let n = 0;
+    for (const id of ids) if (await this.markDelivered(id, at)) n++;
+    return n;
+  }
+
   async markFailed(id: string, error: string, dead: boolean): Promise<void> {
     const r = this.#outbox.get(id);
     if (!r || r.state !== 'pending') return;

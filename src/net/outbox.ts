@@ -115,6 +115,11 @@ export class Outbox<T> {
     return this.store.markDelivered(id, new Date(this.#now()).toISOString());
   }
 
+  /** The receiver acknowledged each of these (a batch): one statement for all of them. */
+  deliveredMany(ids: readonly string[]): Promise<number> {
+    return this.store.markDeliveredMany(ids, new Date(this.#now()).toISOString());
+  }
+
   /** A send failed; a permanent refusal (`JukiError` with details.permanent) makes it dead. */
   failed(id: string, error: unknown): Promise<void> {
     const permanent = error instanceof JukiError && error.details.permanent === true;

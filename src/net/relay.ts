@@ -78,8 +78,8 @@ export class Relay<T> {
     const room = this.#concurrency - this.#inFlight.size;
     if (room <= 0) return 0;
     const due = await this.#outbox.claimDue(room);
-    for (const [envelope, delivery] of this.#send(due)) {
-      const p: Promise<void> = this.#settleOne(envelope, delivery).finally(() => {
+    for (const [envelope, delivery, marked] of this.#send(due)) {
+      const p: Promise<void> = this.#settleOne(envelope, delivery, marked).finally(() => {
         this.#inFlight.delete(p);
         // Claim again once half the room is free (or all of it, with nothing left in flight),
         // not after every send: each claim reads the due messages, and under load many small
@@ -94,38 +94,44 @@ export class Relay<T> {
   /**
    * Start sending `due`: alone, or, when the transport can, in batches of the envelopes for the
    * same receiver (claim order kept within each batch, so a card's messages go in sequence).
-   * Each envelope's outcome is still its own: marked delivered or failed one by one.
+   * Each envelope's outcome is still its own: a batch's acknowledged envelopes are marked
+   * delivered together (one statement; `marked` true), the failed ones each on its own.
    */
-  #send(due: readonly Envelope[]): [Envelope, Promise<unknown>][] {
+  #send(due: readonly Envelope[]): [Envelope, Promise<unknown>, boolean][] {
     const sendBatch = this.#transport.sendBatch?.bind(this.#transport);
-    if (!sendBatch || this.#maxBatch === 1 || due.length < 2) return due.map((e) => [e, this.#transport.send(e)]);
+    if (!sendBatch || this.#maxBatch === 1 || due.length < 2) return due.map((e) => [e, this.#transport.send(e), false]);
     const byReceiver = new Map<string, Envelope[]>();
     for (const e of due) {
       const list = byReceiver.get(e.to);
       if (list) list.push(e);
       else byReceiver.set(e.to, [e]);
     }
-    const out: [Envelope, Promise<unknown>][] = [];
+    const out: [Envelope, Promise<unknown>, boolean][] = [];
     for (const list of byReceiver.values()) {
       for (let i = 0; i < list.length; i += this.#maxBatch) {
         const batch = list.slice(i, i + this.#maxBatch);
         if (batch.length === 1) {
-          out.push([batch[0]!, this.#transport.send(batch[0]!)]);
+          out.push([batch[0]!, this.#transport.send(batch[0]!), false]);
           continue;
         }
-        const results = sendBatch(batch);
+        const results = sendBatch(batch).then(async (r) => {
+          const acked = batch.filter((_, k) => r[k]?.ok === true).map((e) => e.id);
+          // If this fails (database), each envelope fails as a transient error and is sent again.
+          if (acked.length > 0) await this.#outbox.deliveredMany(acked);
+          return r;
+        });
         batch.forEach((e, k) => out.push([e, results.then((r) => {
           const one = r[k];
           if (!one) throw new Error(`the transport answered ${r.length} results for a batch of ${batch.length}`);
           if (!one.ok) throw one.error;
           return one.ack;
-        })]));
+        }), true]));
       }
     }
     return out;
   }
 
-  async #settleOne(envelope: Envelope, delivery: Promise<unknown>): Promise<void> {
+  async #settleOne(envelope: Envelope, delivery: Promise<unknown>, marked: boolean): Promise<void> {
     try {
       await delivery;
     } catch (e) {
@@ -133,7 +139,7 @@ export class Relay<T> {
       await this.#outbox.failed(envelope.id, e);
       return;
     }
-    await this.#outbox.delivered(envelope.id);
+    if (!marked) await this.#outbox.delivered(envelope.id);
   }
 
   /** Wait until every send started so far has settled (tests, shutdown). */

@@ -129,6 +129,17 @@ export class SqlNetStore implements NetStore<Trx> {
     return r.numUpdatedRows === 1n;
   }
 
+  async markDeliveredMany(ids: readonly string[], at: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.#group.transaction((trx) => trx
+      .updateTable('net_outbox')
+      .set({ state: 'delivered', delivered_at: at, last_error: null })
+      .where('id', 'in', [...ids])
+      .where('state', '=', 'pending')
+      .executeTakeFirst());
+    return Number(r.numUpdatedRows);
+  }
+
   async markFailed(id: string, error: string, dead: boolean): Promise<void> {
     await this.#group.transaction((trx) => trx
       .updateTable('net_outbox')

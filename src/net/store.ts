@@ -65,6 +65,8 @@ export interface NetStore<T> {
   claimDue(sender: string, now: string, limit: number, retryAt: (attempts: number) => string): Promise<ClaimedMessage[]>;
   /** Mark a pending message delivered; false if it was not pending. */
   markDelivered(id: string, at: string): Promise<boolean>;
+  /** Mark several pending messages delivered at once (one statement); how many were pending. */
+  markDeliveredMany(ids: readonly string[], at: string): Promise<number>;
   /** Record why a send failed; `dead` stops retrying (the receiver refused it for good). */
   markFailed(id: string, error: string, dead: boolean): Promise<void>;
   /** The earliest next attempt among `sender`'s pending messages. */

@@ -5,8 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { openTestDb } from '../helpers/db.ts';
 import {
-  MemoryNetStore, Outbox, Relay, permanentFailure, transientFailure, type DeliveryResult, type Draft, type Envelope, type Transport,
+  MemoryNetStore, Outbox, Relay, SqlNetStore, permanentFailure, transientFailure, type DeliveryResult, type Draft, type Envelope, type Transport,
 } from '../../src/net/index.ts';
 
 const status = (card: string, to = 'prefecture-13'): Draft<'card.status'> => ({
@@ -61,4 +62,27 @@ test('maxBatch 1, or a transport without sendBatch, sends each envelope alone', 
   await relay.settle();
   assert.deepEqual(transport.exchanges, [['B1'], ['B2']]);
   assert.deepEqual((await outbox.pending()).undelivered, []);
+});
+
+test('on the SQL store a batch\'s acknowledged messages are marked delivered together; a refused one is dead, alone', async () => {
+  const database = await openTestDb();
+  try {
+    const store = new SqlNetStore(database);
+    const outbox = new Outbox(store, 'municipality-131016');
+    const transport = new BatchingTransport((e) => (cardOf(e) === 'S2'
+      ? { ok: false, error: permanentFailure('JUKI_ERR_NET_DENIED', 'refused') }
+      : { ok: true, ack: 'applied' }));
+    const relay = new Relay(outbox, transport);
+    for (const card of ['S1', 'S2', 'S3', 'S4']) await outbox.send(status(card));
+    assert.equal(await relay.tick(), 4);
+    await relay.settle();
+    assert.deepEqual(transport.exchanges, [['S1', 'S2', 'S3', 'S4']]);
+    const rows = (await store.listOutbox(['pending', 'delivered', 'dead'], 10)).sort((x, y) => cardOf(x.envelope).localeCompare(cardOf(y.envelope)));
+    assert.deepEqual(rows.map((r) => [cardOf(r.envelope), r.state, r.deliveredAt !== null]), [
+      ['S1', 'delivered', true], ['S2', 'dead', false], ['S3', 'delivered', true], ['S4', 'delivered', true],
+    ]);
+    assert.equal(await store.markDeliveredMany([rows[0]!.envelope.id, rows[1]!.envelope.id], new Date().toISOString()), 0, 'only pending rows are marked');
+  } finally {
+    await database.close();
+  }
 });
