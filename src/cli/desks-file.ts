@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import type { Topology } from '../net/index.ts';
 import { JukiError } from '../util/index.ts';
-import { TERMINAL_ID } from './terminals-file.ts';
+import { agentUrl, TERMINAL_ID } from './terminals-file.ts';
 
 export interface DeskEntry {
   /** The agency node, e.g. `agency-passport`. */
@@ -70,20 +70,10 @@ export function parseDesks(text: string, file = '(desks)', topology?: Topology):
     if (typeof terminal !== 'string' || !TERMINAL_ID.test(terminal)) throw fail(file, `${f}.terminal`, `expected the terminal's id (1-32 letters, digits or '-', as juki terminal --id), got ${JSON.stringify(terminal)}`);
     if (seen.has(terminal)) throw fail(file, `${f}.terminal`, `terminal ${terminal} is listed twice`);
     seen.add(terminal);
-    const url = e['url'];
-    let u: URL;
-    try {
-      if (typeof url !== 'string') throw new Error('not a string');
-      u = new URL(url);
-    } catch {
-      throw fail(file, `${f}.url`, `expected https://host:port, got ${JSON.stringify(url)}`);
-    }
-    if (u.protocol !== 'https:' || !u.port || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username || u.password) {
-      throw fail(file, `${f}.url`, `expected https://host:port (mutual TLS, no path), got ${JSON.stringify(url)}`);
-    }
+    const url = agentUrl(e['url'], (what) => fail(file, `${f}.url`, what));
     const reader = e['reader'];
     if (typeof reader !== 'string' || !/^[\x20-\x7e]{1,128}$/.test(reader) || reader.trim() !== reader) throw fail(file, `${f}.reader`, `expected the terminal's reader name (as juki terminal --reader virtual:NAME or pcsc:NAME), got ${JSON.stringify(reader)}`);
-    return { agency, terminal, url: `https://${u.host}`, reader };
+    return { agency, terminal, url, reader };
   });
   return { file, desks };
 }

@@ -33,6 +33,21 @@ export interface TerminalsConfig {
 /** The ids `juki terminal --id` takes. */
 export const TERMINAL_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
 
+/** A terminal agent's address, `https://host:port` (mutual TLS, no path), normalised; `fail` makes the error naming the entry. */
+export function agentUrl(value: unknown, fail: (what: string) => JukiError): string {
+  let u: URL;
+  try {
+    if (typeof value !== 'string') throw new Error('not a string');
+    u = new URL(value);
+  } catch {
+    throw fail(`expected https://host:port, got ${JSON.stringify(value)}`);
+  }
+  if (u.protocol !== 'https:' || !u.port || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username || u.password) {
+    throw fail(`expected https://host:port (mutual TLS, no path), got ${JSON.stringify(value)}`);
+  }
+  return `https://${u.host}`;
+}
+
 function fail(file: string, field: string, what: string): JukiError {
   return new JukiError('JUKI_ERR_INVALID_INPUT', `terminals file ${file}: ${field}: ${what}`, { field: `terminals.${field}`, file });
 }
@@ -62,18 +77,8 @@ export function parseTerminals(text: string, file = '(terminals)'): TerminalsCon
     if (typeof id !== 'string' || !TERMINAL_ID.test(id)) throw fail(file, `${f}.id`, `expected the terminal's id (1-32 letters, digits or '-', as juki terminal --id), got ${JSON.stringify(id)}`);
     if (seen.has(id)) throw fail(file, `${f}.id`, `terminal ${id} is listed twice`);
     seen.add(id);
-    const url = e['url'];
-    let u: URL;
-    try {
-      if (typeof url !== 'string') throw new Error('not a string');
-      u = new URL(url);
-    } catch {
-      throw fail(file, `${f}.url`, `expected https://host:port, got ${JSON.stringify(url)}`);
-    }
-    if (u.protocol !== 'https:' || !u.port || (u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username || u.password) {
-      throw fail(file, `${f}.url`, `expected https://host:port (mutual TLS, no path), got ${JSON.stringify(url)}`);
-    }
-    return { id, url: `https://${u.host}` };
+    const url = agentUrl(e['url'], (what) => fail(file, `${f}.url`, what));
+    return { id, url };
   });
   const rekey = o['rekeyTerminal'] ?? terminals[0]!.id;
   if (typeof rekey !== 'string' || !seen.has(rekey)) throw fail(file, 'rekeyTerminal', `expected the id of a listed terminal, got ${JSON.stringify(rekey)}`);
