@@ -24,7 +24,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createServer } from 'node:net';
 import { fork, type ChildProcess } from 'node:child_process';
 import { sql } from 'kysely';
 import { ensurePki, prepareNodeNet, type StartedNodeNet } from '../src/cli/network.ts';
@@ -32,6 +31,7 @@ import { openDatabase, type Database } from '../src/db/index.ts';
 import { Gate, Inbox, SqlNetStore, parseTopology, startHttpsReceiver, type NodeSpec } from '../src/net/index.ts';
 import { budget, percentile, report, type Benchmark, type Measurement } from './harness.ts';
 import { LoadGenerator, rawCommits } from './net-fixtures.ts';
+import { freePort } from '../test/helpers/ports.ts';
 
 const SPECS: readonly NodeSpec[] = [
   { role: 'municipality', code: '131016' },
@@ -39,17 +39,6 @@ const SPECS: readonly NodeSpec[] = [
   { role: 'national' },
   { role: 'agency', code: 'passport' },
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 

@@ -9,7 +9,6 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,22 +30,12 @@ import type { JukiError } from '../../src/util/index.ts';
 import { openTestDb } from '../helpers/db.ts';
 import { identityRecord } from '../net/harness.ts';
 import { ascii, counter, hexOf } from '../cs/card-flows-fixture.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const ALICE = '10000000017';
 const PIN = '4821';
 const AFFAIR = 'agency.passport-issuance';
 const TERMINAL = 'terminal-passport-desk-1';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 describe('agency card reading through a remote terminal (HTTPS, mutual TLS)', () => {
   let ca: NetworkCa;

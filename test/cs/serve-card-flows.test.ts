@@ -15,7 +15,6 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Card, CARD_MODULES, cardIdOf, cardSerial, manufactureBlankCard, MemoryCardStore } from '../../src/card/index.ts';
@@ -39,6 +38,7 @@ import { JukiError, toHex } from '../../src/util/index.ts';
 import { juki } from '../helpers/cli.ts';
 import { existsSync } from 'node:fs';
 import { ADMIN, resident } from './fixtures.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const CODE = '131016';
 const CS = `municipality-${CODE}`;
@@ -47,17 +47,6 @@ const READER = 'reader-1';
 const HOLDER = '10000000001';
 const PIN = '8642';
 const JPKI_SIGN = 'AB12CD34';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'juki-serve-cards-'));
 const runtimes: Runtime[] = [];

@@ -5,13 +5,13 @@
  * it runs rounds on every running node until a round sends nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePki, inProcessPlan, prepareNodeNet, type NetworkPki, type NetworkPlan, type StartedNodeNet } from '../../src/cli/network.ts';
 import type { Database } from '../../src/db/index.ts';
 import { parseTopology, type NodeSpec, type ReturnedCardHook, type Topology, type TopologyFile } from '../../src/net/index.ts';
 import { openTestDb } from '../helpers/db.ts';
+import { freePort } from '../helpers/ports.ts';
 
 export type Kind = 'in-process' | 'https';
 
@@ -37,17 +37,6 @@ export interface TestNetwork {
   /** Relay rounds on every running node until one sends nothing; returns messages sent. */
   pump(): Promise<number>;
   close(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startTestNetwork(kind: Kind, specs: readonly NodeSpec[], hooks: { returnedCard?: (node: string) => ReturnedCardHook } = {}): Promise<TestNetwork> {

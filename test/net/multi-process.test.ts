@@ -8,24 +8,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { juki, startJuki, stop } from '../helpers/cli.ts';
 import { openTestDb, sharedLocation, tempSqlitePath } from '../helpers/db.ts';
 import { identityRecord } from './harness.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../helpers/ports.ts';
 
 /** Ask until `check` is satisfied (the nodes are other processes: there is nothing to await but their answers). */
 async function until<T>(what: string, ask: () => Promise<T>, done: (v: T) => boolean, deadlineMs = 60_000): Promise<T> {

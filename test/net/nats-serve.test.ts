@@ -8,7 +8,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -19,17 +18,7 @@ import type { JukiError } from '../../src/util/index.ts';
 import { tempSqlitePath } from '../helpers/db.ts';
 import { identityRecord } from './harness.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../helpers/ports.ts';
 
 async function until<T>(what: string, ask: () => Promise<T> | T, done: (v: T) => boolean, deadlineMs = 90_000): Promise<T> {
   const end = Date.now() + deadlineMs;
