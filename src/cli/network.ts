@@ -141,9 +141,19 @@ export interface StartedNodeNet {
   readonly net: NodeNet;
   /** One relay round, waiting for its sends to settle; returns how many were sent (tests drive relays with it). */
   pump(): Promise<number>;
+  /** How the node's messages travel now, for /healthz: NATS reports whether it consumes, and why not. */
+  health(): NodeNetHealth;
   /** Start receiving and delivering with the role's hooks. */
   start(hooks: RoleNetHooks): Promise<{ readonly url?: string }>;
   close(): Promise<void>;
+}
+
+/** A node's Juki-net link as /healthz shows it. */
+export interface NodeNetHealth {
+  readonly transport: 'in-process' | 'https' | 'nats';
+  /** Whether it can receive: in-process and HTTPS once started; NATS once it consumes its durable consumer. */
+  readonly connected: boolean;
+  readonly lastError?: string;
 }
 
 /** Relay rounds when idle: short, so a message enqueued by another component goes out soon. */
@@ -209,8 +219,17 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
     notify: () => relay?.notify(),
     ...(plan.kind === 'https' ? { mtls: { credentials: creds, caPem: plan.pki.caPem, addressOf } } : {}),
   };
+  let natsLink: NatsLink | undefined;
+  let started = false;
   return {
     net,
+    health() {
+      if (natsLink) {
+        const st = natsLink.state;
+        return { transport: 'nats', connected: st.connected, ...(st.lastError ? { lastError: st.lastError } : {}) };
+      }
+      return { transport: plan.kind === 'in-process' ? 'in-process' : 'https', connected: started };
+    },
     async start(hooks) {
       const ctx = { self: spec, outbox, audit, topology: plan.topology, ...(options.now ? { now: () => new Date(options.now!()) } : {}) };
       let apply: ApplyMessage<Trx>;
@@ -247,13 +266,14 @@ export function prepareNodeNet(plan: NetworkPlan, spec: NodeSpec, database: Data
         });
         url = receiver.url;
         if (plan.nats) {
-          const link = new NatsLink({ servers: plan.nats.servers, caPem: plan.pki.caPem, credentials: creds, gate, ...(plan.log ? { onState: plan.log } : {}) });
+          const link = natsLink = new NatsLink({ servers: plan.nats.servers, caPem: plan.pki.caPem, credentials: creds, gate, ...(plan.log ? { onState: plan.log } : {}) });
           link.start();
           transport = link;
         } else transport = new HttpsTransport({ credentials: creds, caPem: plan.pki.caPem, addressOf });
       }
       relay = new Relay(outbox, transport, { idleMs: IDLE_MS });
       if (options.autoRelay ?? true) relay.start();
+      started = true;
       return url ? { url } : {};
     },
     async pump() {

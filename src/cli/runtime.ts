@@ -73,6 +73,7 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
   const nodes: RunningNode[] = [];
   const mounted: MountedRole[] = [];
   const nets: StartedNodeNet[] = [];
+  const netOf = new Map<string, StartedNodeNet>();
   const closeAll = async () => {
     // Stop receiving and delivering first, then the roles, then the databases.
     for (const n of nets) await n.close().catch(() => {});
@@ -96,7 +97,10 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
       const net = options.network
         ? prepareNodeNet(options.network, spec, node.database, spec.role === 'national' ? { keyStore: new SoftwareKeyStore(options.keystoreDir) } : {})
         : undefined;
-      if (net) nets.push(net);
+      if (net) {
+        nets.push(net);
+        netOf.set(node.id, net);
+      }
       const role = await mountRole({ ...node, keystoreDir: options.keystoreDir, baseUrl, ...(net ? { net: net.net } : {}), ...(local ? { local } : {}), ...(options.terminals && spec.role === 'municipality' ? { terminals: options.terminals } : {}) });
       mounted.push(role);
       if (net) {
@@ -108,7 +112,10 @@ export async function startNodes(specs: readonly { spec: NodeSpec; db: string }[
     }
     const server = await createServer({
       version: version(),
-      nodes: nodes.map((n) => ({ id: n.id, role: n.spec.role, ...(n.spec.code ? { code: n.spec.code } : {}), storage: { dialect: n.database.dialect, location: n.database.location } })),
+      nodes: nodes.map((n) => {
+        const net = netOf.get(n.id);
+        return { id: n.id, role: n.spec.role, ...(n.spec.code ? { code: n.spec.code } : {}), storage: { dialect: n.database.dialect, location: n.database.location }, ...(net ? { network: () => net.health() } : {}) };
+      }),
       plugins,
     });
     try {

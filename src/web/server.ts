@@ -13,6 +13,8 @@ export interface HostedNode {
   readonly role: string;
   readonly code?: string;
   readonly storage: { readonly dialect: string; readonly location: string };
+  /** The node's Juki-net link now, when it is on one (/healthz). */
+  readonly network?: () => { readonly transport: string; readonly connected: boolean; readonly lastError?: string };
 }
 
 export interface ServerOptions {
@@ -52,7 +54,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     return reply.status(500).send({ code: 'JUKI_ERR_INTERNAL', message: 'internal error', details: {} });
   });
 
-  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  // 200 when every node's Juki-net link can receive, 503 (degraded) when one cannot (e.g. NATS unreachable), naming why.
+  const Health = Type.Object({
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+    nodes: Type.Array(Type.Object({ id: Type.String(), transport: Type.Optional(Type.String()), connected: Type.Optional(Type.Boolean()), lastError: Type.Optional(Type.String()) })),
+  });
+  app.get('/healthz', { schema: { response: { 200: Health, 503: Health } } }, async (_req, reply) => {
+    const nodes = options.nodes.map((n) => ({ id: n.id, ...(n.network ? n.network() : {}) }));
+    const degraded = nodes.some((n) => 'connected' in n && n.connected === false);
+    return reply.status(degraded ? 503 : 200).send({ status: degraded ? 'degraded' : 'ok', nodes });
+  });
   app.get('/api/nodes', { schema: { response: { 200: Type.Array(NodeSchema) } } }, async () => options.nodes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   for (const { prefix, plugin } of options.plugins ?? []) await app.register(plugin, { prefix });

@@ -49,7 +49,10 @@ test('juki up runs the default network, serves health, nodes and OpenAPI, and st
   const { child, match } = await startJuki(['up', '--port', '0', '--data-dir', dir], /listening on (http:\/\/\S+)/);
   try {
     const url = match[1]!;
-    assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
+    const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; nodes: { id: string; transport?: string; connected?: boolean }[] };
+    assert.equal(health.status, 'ok');
+    assert.equal(health.nodes.length, 6);
+    assert.ok(health.nodes.every((n) => n.transport === 'in-process' && n.connected === true), JSON.stringify(health));
     const nodes = (await (await fetch(`${url}/api/nodes`)).json()) as { id: string; storage: { dialect: string } }[];
     assert.deepEqual(nodes.map((n) => n.id).sort(), ['agency-passport', 'jpki', 'municipality-131016', 'municipality-131024', 'national', 'prefecture-13']);
     assert.ok(nodes.every((n) => n.storage.dialect === 'sqlite'));

@@ -100,6 +100,17 @@ test('[R3.2.1u] [R3.2.1e] [R3.2.1o] juki serve over NATS JetStream: pending whil
   const waiting = await until('the outbox to record the failed attempt', pending, (p) => p.pending.length === 2 && p.pending.every((m) => m.lastError !== null));
   assert.match(waiting.pending[0]!.lastError!, new RegExp(`nats: ${natsUrl.replace(/[.]/g, '\\.')}: not connected`));
   assert.equal(waiting.dead.length, 0);
+  // /healthz says so: 503, degraded, the NATS link not connected and why.
+  const health = async () => {
+    const res = await fetch(`${urls['municipality-131016']}/healthz`);
+    return { status: res.status, body: (await res.json()) as { status: string; nodes: { transport?: string; connected?: boolean; lastError?: string }[] } };
+  };
+  const down = await health();
+  assert.equal(down.status, 503);
+  assert.equal(down.body.status, 'degraded');
+  assert.equal(down.body.nodes[0]!.transport, 'nats');
+  assert.equal(down.body.nodes[0]!.connected, false);
+  assert.ok(down.body.nodes[0]!.lastError);
 
   // The server comes up with juki's configuration; the nodes connect (retrying with backoff).
   const cert = { certPem: readFileSync(join(pki, 'nats-server.crt'), 'utf8'), keyPem: readFileSync(join(pki, 'nats-server.key'), 'utf8'), caPem: readFileSync(join(pki, 'ca.crt'), 'utf8') };
@@ -113,6 +124,7 @@ test('[R3.2.1u] [R3.2.1e] [R3.2.1o] juki serve over NATS JetStream: pending whil
     return { status: res.status, body: (await res.json()) as { accepted?: boolean; source?: string; status?: string } };
   };
   await until('the agency to accept the card (record via NATS, query via HTTPS)', check, (r) => r.status === 200);
+  assert.deepEqual((await until('the municipality to consume', health, (h) => h.status === 200)).body, { status: 'ok', nodes: [{ id: 'municipality-131016', transport: 'nats', connected: true }] });
   enqueue('card.status', 'prefecture-13', { cardNumber: 'NATS-0001', status: 'suspended', issuer: '131016', version: 2, changedAt: new Date().toISOString(), residentCode: resident });
   const refused = await until('the agency to hold the notice', check, (r) => r.status === 409 && r.body.source === 'notice-list');
   assert.equal(refused.body.status, 'suspended');
