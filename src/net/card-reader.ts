@@ -23,13 +23,13 @@
  * `transmit` (a `TerminalAgentApi`: the in-process `Terminal`, or an `HttpsTerminalClient` to a
  * terminal that admits the national center's certificate).
  */
-import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/index.ts';
 import { diversifyKeySet, KEY_DOMAINS, Scp03HostChannel, wipe, type CommandFields, type KeyStore, type Scp03StaticKeys } from '../crypto/index.ts';
 import { ERROR_CODES, JukiError, toHex, type ErrorCode } from '../util/index.ts';
+import { InProcessServices } from './in-process-services.ts';
 import { MtlsPools, mtlsJson } from './mtls.ts';
-import { verifyNodeCertificate, type NodeCredentials } from './pki.ts';
+import type { NodeCredentials } from './pki.ts';
 import { nodeId, type NodeSpec } from './roles.ts';
 import { affairCatalogue, decideBody, type AffairCatalogue } from './routes/affairs.ts';
 
@@ -211,32 +211,21 @@ export interface CardReadingClient {
  * the identity the decision uses (as mutual TLS would give it).
  */
 export class InProcessCardReading {
-  readonly #ca: X509Certificate;
-  readonly #readers = new Map<string, NationalCardReader>();
+  readonly #readers: InProcessServices<NationalCardReader>;
 
   constructor(caCertPem: string) {
-    this.#ca = new X509Certificate(caCertPem);
+    this.#readers = new InProcessServices(caCertPem);
   }
 
   serve(node: string, reader: NationalCardReader): () => void {
-    this.#readers.set(node, reader);
-    return () => {
-      if (this.#readers.get(node) === reader) this.#readers.delete(node);
-    };
+    return this.#readers.serve(node, reader);
   }
 
   connect(certPem: string | undefined): CardReadingClient {
-    let peer: NodeSpec | null = null;
-    if (certPem !== undefined) {
-      try {
-        peer = verifyNodeCertificate(certPem, this.#ca);
-      } catch {
-        peer = null;
-      }
-    }
+    const peer = this.#readers.peerOf(certPem);
     return {
       read: async (to, request) => {
-        const reader = this.#readers.get(to);
+        const reader = this.#readers.service(to);
         if (!reader) throw new JukiError('JUKI_ERR_NET_DELIVERY', `in-process: ${to} reads no cards here`);
         return reader.read(peer, request);
       },

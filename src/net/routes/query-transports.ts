@@ -4,11 +4,11 @@
  * (the embedded default: a connection made with a node certificate, verified against the
  * network CA once, like a handshake). Both end in the same IdentityQueryService.answer.
  */
-import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JukiError } from '../../util/index.ts';
+import { InProcessServices } from '../in-process-services.ts';
 import { MtlsPools, mtlsJson } from '../mtls.ts';
-import { verifyNodeCertificate, type NodeCredentials } from '../pki.ts';
+import type { NodeCredentials } from '../pki.ts';
 import type { NodeSpec } from '../roles.ts';
 import { IDENTITY_QUERY_PATH, type IdentityAnswer, type IdentityQuery, type IdentityQueryService, type QueryReply } from './identity-query.ts';
 
@@ -48,32 +48,21 @@ export function identityQueryRoutes(service: IdentityQueryService) {
 
 /** In-process queries: answerers register, requesters connect with their certificate. */
 export class InProcessQueries {
-  readonly #ca: X509Certificate;
-  readonly #services = new Map<string, IdentityQueryService>();
+  readonly #services: InProcessServices<IdentityQueryService>;
 
   constructor(caCertPem: string) {
-    this.#ca = new X509Certificate(caCertPem);
+    this.#services = new InProcessServices(caCertPem);
   }
 
   serve(node: string, service: IdentityQueryService): () => void {
-    this.#services.set(node, service);
-    return () => {
-      if (this.#services.get(node) === service) this.#services.delete(node);
-    };
+    return this.#services.serve(node, service);
   }
 
   connect(certPem: string | undefined): QueryClient {
-    let peer: NodeSpec | null = null;
-    if (certPem !== undefined) {
-      try {
-        peer = verifyNodeCertificate(certPem, this.#ca);
-      } catch {
-        peer = null;
-      }
-    }
+    const peer = this.#services.peerOf(certPem);
     return {
       query: async (to, q) => {
-        const service = this.#services.get(to);
+        const service = this.#services.service(to);
         if (!service) throw new JukiError('JUKI_ERR_NET_DELIVERY', `in-process: ${to} answers no identity-record queries here`);
         // The query crosses as JSON text, like on the wire.
         return fromReply(to, await service.answer(peer, JSON.parse(JSON.stringify(q))));
