@@ -147,7 +147,7 @@ function isolationPair(host: Host, x: Area, y: Area): number {
 
 const groups: { id: string; pairs: [string, string][] }[] = [
   { id: '[R2.2.6] isolation matrix: every application × every other application\'s files, PINs and keys × every command', pairs: AREAS.flatMap((x) => AREAS.filter((y) => y !== x).map((y): [string, string] => [x.name, y.name])) },
-  { id: '[R5.1 card] the basic area (Juki-net) reaches nothing in the JPKI area and the JPKI area nothing in the basic area', pairs: [['basic area', 'JPKI area'], ['JPKI area', 'basic area']] },
+  { id: '[R5.1] [R5.1 card] the basic area (Juki-net) reaches nothing in the JPKI area and the JPKI area nothing in the basic area', pairs: [['basic area', 'JPKI area'], ['JPKI area', 'basic area']] },
   { id: '[R6.2.1 card] Juki-net and JPKI cannot touch ordinance areas, and ordinance areas cannot touch the basic or JPKI areas', pairs: [['basic area', 'ordinance A'], ['JPKI area', 'ordinance A'], ['ordinance A', 'basic area'], ['ordinance A', 'JPKI area'], ['ordinance B', 'basic area']] },
   { id: '[R6.2.2 card] each ordinance area reaches only its own area (two instances of one module, installed through the ISD)', pairs: [['ordinance A', 'ordinance B'], ['ordinance B', 'ordinance A']] },
 ];

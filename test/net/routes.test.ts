@@ -128,7 +128,7 @@ for (const kind of ['in-process', 'https'] as Kind[]) {
       assert.equal((await net.node('agency-passport').net.net.agency!.list.forCard('O-0001'))?.status, 'active');
     });
 
-    test(`[R3.2.1i network] a card returned at a move-in municipality is reported to its issuer, which marks it collected through the books, once (${kind})`, async () => {
+    test(`[R3.2.1i] [R3.2.1i network] a card returned at a move-in municipality is reported to its issuer, which marks it collected through the books, once (${kind})`, async () => {
       const from = net.node('municipality-131024');
       const body: ReturnedCardBody = { cardNumber: 'I-0001', issuer: '131016', receivedBy: '131024', receivedAt: new Date(net.now).toISOString() };
       hookArmed = false;
