@@ -85,18 +85,22 @@ export function checkNodeId(node: string, field = 'node'): string {
  * Returns lower-case hex.
  */
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
-  const h = createHash('sha256');
-  h.update(HASH_TAG);
-  h.update(Buffer.of(0));
-  for (const field of [e.prevHash, String(e.seq), e.node, e.at, e.type, e.actor, e.subject, e.outcome, e.reason, e.details]) {
-    const bytes = Buffer.from(field, 'utf8');
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(bytes.length);
-    h.update(len);
-    h.update(bytes);
+  const fields = [e.prevHash, String(e.seq), e.node, e.at, e.type, e.actor, e.subject, e.outcome, e.reason, e.details];
+  // The whole encoding in one buffer, hashed in one update (it runs for every entry appended).
+  let size = HASH_PREFIX.length;
+  for (const field of fields) size += 4 + Buffer.byteLength(field, 'utf8');
+  const buf = Buffer.allocUnsafe(size);
+  let at = HASH_PREFIX.copy(buf, 0);
+  for (const field of fields) {
+    const n = buf.write(field, at + 4, 'utf8');
+    buf.writeUInt32BE(n, at);
+    at += 4 + n;
   }
-  return h.digest('hex');
+  return createHash('sha256').update(buf).digest('hex');
 }
+
+/** The tag and its terminating zero byte. */
+const HASH_PREFIX = Buffer.concat([Buffer.from(HASH_TAG, 'utf8'), Buffer.of(0)]);
 
 /** Validate an event against the catalogue and encode it as stored text. Throws JukiError; changes nothing. */
 export function encodeEvent(node: string, event: AuditEventInput, at: Date): EntryFields {

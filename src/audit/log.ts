@@ -13,8 +13,8 @@
  * committed (the entry is durable) or failed (then every caller of that batch gets the error
  * and nothing of the batch remains: the chain stays intact).
  */
-import type { Kysely, Transaction } from 'kysely';
-import { GroupCommit, type Database, type GroupCommitStats, type Schema } from '../db/index.ts';
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import { GroupCommit, type Database, type Dialect, type GroupCommitStats, type Schema } from '../db/index.ts';
 import { JukiError, invalid } from '../util/index.ts';
 import { GENESIS_HASH, checkNodeId, encodeEvent, entryHash, type AuditEntry, type AuditEventInput, type EntryFields } from './entry.ts';
 import { entryFromRow } from './row.ts';
@@ -39,10 +39,12 @@ export class AuditLog {
   readonly #database: Database;
   readonly #now: () => Date;
   readonly #group: GroupCommit<EntryFields, AuditEntry>;
+  readonly #sql: AppendSql;
 
   constructor(database: Database, node: string, options: AuditLogOptions = {}) {
     this.#database = database;
     this.node = checkNodeId(node);
+    this.#sql = appendSql(database.dialect);
     this.#now = options.now ?? (() => new Date());
     this.#group = new GroupCommit((batch) => this.#database.transaction((trx) => this.#appendEncoded(trx, batch)), { maxBatch: options.maxBatch ?? 256 });
   }
@@ -57,17 +59,22 @@ export class AuditLog {
     return (await this.#appendEncoded(trx, [fields]))[0]!;
   }
 
-  /** Append already validated entries, in order, inside `trx`: one head lock, one head move. */
+  /**
+   * Append already validated entries, in order, inside `trx`: one head lock, one head move.
+   * The statements are fixed SQL text (see #sql), built once per log rather than by the query
+   * builder on every batch:
+   *
+   *   INSERT INTO audit_heads (node_id, seq, hash) VALUES (?, 0, GENESIS) ON CONFLICT (node_id) DO NOTHING
+   *   SELECT seq, hash FROM audit_heads WHERE node_id = ?            (FOR UPDATE on PostgreSQL)
+   *   INSERT INTO audit_entries (...11 columns) VALUES (...), ...     (at most 64 rows a statement)
+   *   UPDATE audit_heads SET seq = ?, hash = ? WHERE node_id = ? AND seq = ?
+   */
   async #appendEncoded(trx: Transaction<Schema>, batch: readonly EntryFields[]): Promise<AuditEntry[]> {
+    const sql = this.#sql;
     // Make sure the head row exists, then lock it: the lock is what serialises appends.
-    await trx
-      .insertInto('audit_heads')
-      .values({ node_id: this.node, seq: 0, hash: GENESIS_HASH })
-      .onConflict((oc) => oc.column('node_id').doNothing())
-      .execute();
-    let q = trx.selectFrom('audit_heads').select(['seq', 'hash']).where('node_id', '=', this.node);
-    if (this.#database.dialect === 'postgres') q = q.forUpdate();
-    const head = await q.executeTakeFirstOrThrow();
+    await trx.executeQuery(CompiledQuery.raw(sql.ensureHead, [this.node, GENESIS_HASH]));
+    const head = (await trx.executeQuery(CompiledQuery.raw(sql.lockHead, [this.node]))).rows[0] as { seq: number | string; hash: string } | undefined;
+    if (!head) throw new JukiError('JUKI_ERR_CONFLICT', `audit: the head of ${this.node} is missing`);
     const prevSeq = Number(head.seq);
     const entries: AuditEntry[] = [];
     let prev = { seq: prevSeq, hash: head.hash };
@@ -79,31 +86,14 @@ export class AuditLog {
     }
     // 11 columns a row: 64 rows a statement stay far below either database's parameter limit.
     for (let i = 0; i < entries.length; i += 64) {
-      await trx
-        .insertInto('audit_entries')
-        .values(entries.slice(i, i + 64).map((entry) => ({
-          node_id: entry.node,
-          seq: entry.seq,
-          at: entry.at,
-          event_type: entry.type,
-          actor: entry.actor,
-          subject: entry.subject,
-          outcome: entry.outcome,
-          reason: entry.reason,
-          details: entry.details,
-          prev_hash: entry.prevHash,
-          hash: entry.hash,
-        })))
-        .execute();
+      const rows = entries.slice(i, i + 64);
+      const params: unknown[] = [];
+      for (const e of rows) params.push(e.node, e.seq, e.at, e.type, e.actor, e.subject, e.outcome, e.reason, e.details, e.prevHash, e.hash);
+      await trx.executeQuery(CompiledQuery.raw(sql.insertEntries(rows.length), params));
     }
-    const moved = await trx
-      .updateTable('audit_heads')
-      .set({ seq: prev.seq, hash: prev.hash })
-      .where('node_id', '=', this.node)
-      .where('seq', '=', prevSeq)
-      .executeTakeFirst();
+    const moved = await trx.executeQuery(CompiledQuery.raw(sql.moveHead, [prev.seq, prev.hash, this.node, prevSeq]));
     // Unreachable while the head is locked; a guard against a future change that drops the lock.
-    if (moved.numUpdatedRows !== 1n) throw new JukiError('JUKI_ERR_CONFLICT', `audit: the head of ${this.node} moved during an append`);
+    if (moved.numAffectedRows !== 1n) throw new JukiError('JUKI_ERR_CONFLICT', `audit: the head of ${this.node} moved during an append`);
     return entries;
   }
 
@@ -151,6 +141,39 @@ export class AuditLog {
   verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     return verifyChain(this.#database.db, this.node, options);
   }
+}
+
+interface AppendSql {
+  readonly ensureHead: string;
+  readonly lockHead: string;
+  readonly moveHead: string;
+  insertEntries(rows: number): string;
+}
+
+const ENTRY_COLUMNS = ['node_id', 'seq', 'at', 'event_type', 'actor', 'subject', 'outcome', 'reason', 'details', 'prev_hash', 'hash'];
+const appendSqls = new Map<Dialect, AppendSql>();
+
+/** The append statements' text for a dialect (`?` on SQLite, `$n` on PostgreSQL). */
+function appendSql(dialect: Dialect): AppendSql {
+  const known = appendSqls.get(dialect);
+  if (known) return known;
+  const numbered = (text: string): string => {
+    if (dialect !== 'postgres') return text;
+    let n = 0;
+    return text.replace(/\?/g, () => `$${++n}`);
+  };
+  const inserts: string[] = [];
+  const made: AppendSql = {
+    ensureHead: numbered('insert into "audit_heads" ("node_id", "seq", "hash") values (?, 0, ?) on conflict ("node_id") do nothing'),
+    lockHead: numbered(`select "seq", "hash" from "audit_heads" where "node_id" = ?${dialect === 'postgres' ? ' for update' : ''}`),
+    moveHead: numbered('update "audit_heads" set "seq" = ?, "hash" = ? where "node_id" = ? and "seq" = ?'),
+    insertEntries: (rows) => {
+      const row = `(${ENTRY_COLUMNS.map(() => '?').join(', ')})`;
+      return (inserts[rows] ??= numbered(`insert into "audit_entries" (${ENTRY_COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${Array.from({ length: rows }, () => row).join(', ')}`));
+    },
+  };
+  appendSqls.set(dialect, made);
+  return made;
 }
 
 /** The node ids that have an audit chain (head or entries) in this database, sorted. */

@@ -3,7 +3,7 @@
  * (net_card_status) and identity records (net_identity_records), migration 0006. Writes run
  * inside the inbox's transaction; the highest version wins, so nothing moves back.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Schema } from '../../db/index.ts';
 import type { IdentityRecord } from '../../register/index.ts';
 import { JukiError } from '../../util/index.ts';
@@ -33,15 +33,22 @@ export async function recordCardStatus(trx: Trx, body: CardStatusBody, from: str
   return { ...(row ? { previous: row.status as CardStatus } : {}), newer: true };
 }
 
+// The query lookups below run for every identity-record query: written as SQL text (Kysely's
+// `sql` tag, placeholders per dialect) rather than built and compiled anew by the query
+// builder each time, which cost more than SQLite takes to answer them.
+
+type CardRow = { card_number: string; issuer: string; status: string; version: number; changed_at: string };
+const knownCard = (r: CardRow): KnownCardStatus => ({ cardNumber: r.card_number, issuer: r.issuer, status: r.status as CardStatus, version: Number(r.version), changedAt: r.changed_at });
+
 export async function cardStatusOf(db: Db, cardNumber: string): Promise<KnownCardStatus | undefined> {
-  const r = await db.selectFrom('net_card_status').selectAll().where('card_number', '=', cardNumber).executeTakeFirst();
-  return r ? { cardNumber: r.card_number, issuer: r.issuer, status: r.status as CardStatus, version: r.version, changedAt: r.changed_at } : undefined;
+  const { rows } = await sql<CardRow>`SELECT "card_number", "issuer", "status", "version", "changed_at" FROM "net_card_status" WHERE "card_number" = ${cardNumber}`.execute(db);
+  return rows[0] ? knownCard(rows[0]) : undefined;
 }
 
 /** Every card of a resident known here (announced with the holder's resident code): for the card yes/no flag. */
 export async function cardsOfResident(db: Db, residentCode: string): Promise<KnownCardStatus[]> {
-  const rows = await db.selectFrom('net_card_status').selectAll().where('resident_code', '=', residentCode).orderBy('card_number').execute();
-  return rows.map((r) => ({ cardNumber: r.card_number, issuer: r.issuer, status: r.status as CardStatus, version: r.version, changedAt: r.changed_at }));
+  const { rows } = await sql<CardRow>`SELECT "card_number", "issuer", "status", "version", "changed_at" FROM "net_card_status" WHERE "resident_code" = ${residentCode} ORDER BY "card_number"`.execute(db);
+  return rows.map(knownCard);
 }
 
 /** Check the record carried by an identity.changed body (a register IdentityRecord). */
@@ -85,7 +92,7 @@ export async function recordIdentity(trx: Trx, body: IdentityChangeBody, at: str
  * that (moved out of every municipality known here, deceased), the most recently changed.
  */
 export async function currentIdentity(db: Db, residentCode: string): Promise<IdentityRecord | undefined> {
-  const rows = await db.selectFrom('net_identity_records').select(['status', 'record', 'updated_at']).where('resident_code', '=', residentCode).execute();
+  const { rows } = await sql<{ status: string; record: string; updated_at: string }>`SELECT "status", "record", "updated_at" FROM "net_identity_records" WHERE "resident_code" = ${residentCode}`.execute(db);
   return pickCurrent(rows);
 }
 
@@ -98,9 +105,9 @@ function pickCurrent(rows: readonly { status: string; record: string; updated_at
 
 /** Identity records by name, birth date and address (exact after trimming); at most `limit` people. */
 export async function findIdentities(db: Db, q: { name: { family: string; given: string }; birthDate: string; address: string }, limit = 10): Promise<IdentityRecord[]> {
-  const rows = await db.selectFrom('net_identity_records').select(['resident_code', 'status', 'record', 'updated_at'])
-    .where('name_key', '=', nameKey(q.name)).where('birth_date', '=', q.birthDate).where('address', '=', q.address.trim())
-    .orderBy('resident_code').limit(limit * 4).execute();
+  const { rows } = await sql<{ resident_code: string }>`SELECT "resident_code" FROM "net_identity_records"
+    WHERE "name_key" = ${nameKey(q.name)} AND "birth_date" = ${q.birthDate} AND "address" = ${q.address.trim()}
+    ORDER BY "resident_code" LIMIT ${limit * 4}`.execute(db);
   const codes = [...new Set(rows.map((r) => r.resident_code))].slice(0, limit);
   const out: IdentityRecord[] = [];
   for (const code of codes) {
