@@ -108,38 +108,57 @@ export class GroupCommit<I, O> {
  * batch); the same holds for a plain transaction on SQLite, whose one connection is held.
  */
 export class TransactionGroup {
-  readonly #group: GroupCommit<(trx: Transaction<Schema>) => Promise<unknown>, { ok: true; value: unknown } | { ok: false; error: unknown }>;
+  readonly #group: GroupCommit<GroupJob, { ok: true; value: unknown } | { ok: false; error: unknown }>;
 
   constructor(database: Database, options: GroupCommitOptions = {}) {
     this.#group = new GroupCommit(
-      (jobs) =>
-        database.transaction(async (trx) => {
-          const out: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+      async (jobs) => {
+        // What committed jobs asked to run after the commit, in job order; a job rolled back to
+        // its savepoint takes its own away, a failed transaction takes all.
+        const after: (() => void)[] = [];
+        const onCommit = (fn: () => void) => void after.push(fn);
+        const out = await database.transaction(async (trx) => {
+          const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
           for (const job of jobs) {
             if (jobs.length === 1) {
               // Alone in its batch: no savepoint needed; a failure rolls the transaction back.
-              out.push({ ok: true, value: await job(trx) });
+              results.push({ ok: true, value: await job(trx, onCommit) });
               continue;
             }
-            await sql`SAVEPOINT juki_group`.execute(trx);
+            const mark = after.length;
+            await SAVEPOINT.execute(trx);
             try {
-              const value = await job(trx);
-              await sql`RELEASE SAVEPOINT juki_group`.execute(trx);
-              out.push({ ok: true, value });
+              const value = await job(trx, onCommit);
+              await RELEASE.execute(trx);
+              results.push({ ok: true, value });
             } catch (error) {
-              await sql`ROLLBACK TO SAVEPOINT juki_group`.execute(trx);
-              await sql`RELEASE SAVEPOINT juki_group`.execute(trx);
-              out.push({ ok: false, error });
+              after.length = mark;
+              await ROLLBACK_TO.execute(trx);
+              await RELEASE.execute(trx);
+              results.push({ ok: false, error });
             }
           }
-          return out;
-        }),
+          return results;
+        });
+        for (const fn of after) {
+          try {
+            fn();
+          } catch {
+            // An after-commit hook only schedules work (a send); its failure changes nothing committed.
+          }
+        }
+        return out;
+      },
       options,
     );
   }
 
-  /** Run `fn` in the next batch's transaction; resolves with its result once that committed. */
-  async transaction<T>(fn: (trx: Transaction<Schema>) => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` in the next batch's transaction; resolves with its result once that committed.
+   * `fn` may register hooks with `onCommit`: they run right after the COMMIT (before any caller
+   * is released), only if its job committed.
+   */
+  async transaction<T>(fn: (trx: Transaction<Schema>, onCommit: (hook: () => void) => void) => Promise<T>): Promise<T> {
     const r = await this.#group.submit(fn);
     if (!r.ok) throw r.error;
     return r.value as T;
@@ -149,3 +168,9 @@ export class TransactionGroup {
     return this.#group.stats;
   }
 }
+
+type GroupJob = (trx: Transaction<Schema>, onCommit: (hook: () => void) => void) => Promise<unknown>;
+
+const SAVEPOINT = sql`SAVEPOINT juki_group`;
+const RELEASE = sql`RELEASE SAVEPOINT juki_group`;
+const ROLLBACK_TO = sql`ROLLBACK TO SAVEPOINT juki_group`;

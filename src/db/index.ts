@@ -6,3 +6,4 @@ export { isUniqueViolation } from './errors.ts';
 export type { Schema, RegisterResidentsTable, RegisterHistoryTable } from './schema.ts';
 export { GroupCommit, TransactionGroup } from './group-commit.ts';
 export type { GroupCommitOptions, GroupCommitStats } from './group-commit.ts';
+export { Statement } from './statement.ts';

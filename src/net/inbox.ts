@@ -47,16 +47,14 @@ export class Inbox<T> implements MessageSink {
   receive(envelope: Envelope): Promise<Receipt> {
     if (envelope.to !== this.node) throw new Error(`inbox of ${this.node} given a message for ${envelope.to}`);
     return this.#store.transaction(async (tx) => {
-      if ((await tx.inboxState(envelope.id)) !== undefined) return 'duplicate';
       const applied = await tx.cursor(this.node, envelope.from, envelope.key);
       // A lower seq under a new id would be the sender re-numbering; it is not applied twice.
       if (envelope.seq <= applied) return 'duplicate';
       const at = new Date(this.#now()).toISOString();
-      if (envelope.seq > applied + 1) {
-        await tx.insertInbox(envelope, encodeEnvelope(envelope), 'held', at);
-        return 'held';
-      }
-      await tx.insertInbox(envelope, encodeEnvelope(envelope), 'applied', at);
+      const state = envelope.seq > applied + 1 ? 'held' : 'applied';
+      // An id already in the inbox (held, or applied under another seq) is a duplicate too.
+      if (!(await tx.insertInbox(envelope, encodeEnvelope(envelope), state, at))) return 'duplicate';
+      if (state === 'held') return 'held';
       await this.#apply(tx.trx, envelope);
       const last = await this.#drain(tx, envelope, at);
       await tx.setCursor(this.node, envelope.from, envelope.key, last);

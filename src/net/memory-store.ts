@@ -10,6 +10,15 @@ import type { ClaimedMessage, InboxRecord, InboxState, NetStore, NetTx, OutboxRe
 /** A transaction of the memory store; effects register how to undo themselves. */
 export class MemoryTx {
   readonly #undo: (() => void)[] = [];
+  readonly #after: (() => void)[] = [];
+  /** Run `hook` after the transaction committed. */
+  afterCommit(hook: () => void): void {
+    this.#after.push(hook);
+  }
+  /** @internal */
+  committed(): void {
+    for (const hook of this.#after.splice(0)) hook();
+  }
   /** Register how to undo a write if the transaction rolls back. */
   onRollback(undo: () => void): void {
     this.#undo.push(undo);
@@ -48,12 +57,15 @@ export class MemoryNetStore implements NetStore<MemoryTx> {
   async transaction<R>(fn: (tx: NetTx<MemoryTx>) => Promise<R>): Promise<R> {
     const run = async (): Promise<R> => {
       const trx = new MemoryTx();
+      let result: R;
       try {
-        return await fn(this.within(trx));
+        result = await fn(this.within(trx));
       } catch (e) {
         trx.rollback();
         throw e;
       }
+      trx.committed();
+      return result;
     };
     const result = this.#lock.then(run, run);
     this.#lock = result.catch(() => undefined);
@@ -63,23 +75,27 @@ export class MemoryNetStore implements NetStore<MemoryTx> {
   within(trx: MemoryTx): NetTx<MemoryTx> {
     return {
       trx,
+      afterCommit: (hook) => {
+        trx.afterCommit(hook);
+        return true;
+      },
       nextSeq: async (sender, receiver, key) => {
         const k = k3(sender, receiver, key);
         const seq = (this.#sequences.get(k) ?? 0) + 1;
         trx.set(this.#sequences, k, seq);
         return seq;
       },
-      insertOutbox: async (envelope, _encoded, nextAttemptAt) => {
+      insertOutbox: async (envelope, _encoded, nextAttemptAt, attempts = 0) => {
         if (this.#outbox.has(envelope.id)) throw Object.assign(new Error(`duplicate outbox id ${envelope.id}`), { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
-        trx.set(this.#outbox, envelope.id, { envelope, state: 'pending', attempts: 0, nextAttemptAt, lastError: null, deliveredAt: null, order: this.#order++ });
+        trx.set(this.#outbox, envelope.id, { envelope, state: 'pending', attempts, nextAttemptAt, lastError: null, deliveredAt: null, order: this.#order++ });
         this.#pending.add(envelope.id);
         trx.onRollback(() => this.#pending.delete(envelope.id));
       },
-      inboxState: async (id) => this.#inbox.get(id)?.state,
       insertInbox: async (envelope, _encoded, state, at) => {
-        if (this.#inbox.has(envelope.id)) throw Object.assign(new Error(`duplicate inbox id ${envelope.id}`), { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+        if (this.#inbox.has(envelope.id)) return false;
         trx.set(this.#inbox, envelope.id, { envelope, state, receivedAt: at, appliedAt: state === 'applied' ? at : null, order: this.#order++ });
         if (state === 'held') trx.set(this.#held, `${k3(envelope.to, envelope.from, envelope.key)}\u0000${envelope.seq}`, envelope.id);
+        return true;
       },
       markApplied: async (id, at) => {
         const row = this.#inbox.get(id);

@@ -6,8 +6,7 @@
  * retried with exponential backoff and jitter, forever: only a receiver's permanent refusal
  * makes a message `dead`, and dead messages stay visible (`juki net pending`).
  */
-import { randomUUID } from 'node:crypto';
-import { JukiError, invalid } from '../util/index.ts';
+import { JukiError, invalid, timeOrderedId } from '../util/index.ts';
 import { checkDraft, ENVELOPE_VERSION, encodeEnvelope, type Draft, type Envelope, type MessageType } from './envelope.ts';
 import type { NetStore, OutboxRecord, OutboxState, InboxRecord } from './store.ts';
 
@@ -47,6 +46,18 @@ export interface PendingReport {
   readonly held: readonly InboxRecord[];
 }
 
+/**
+ * Who sends a message as soon as its transaction committed (a started relay): the outbox then
+ * writes the row already claimed (attempt 1, next attempt after the backoff), so no claim has
+ * to find it, and hands the envelope over right after the commit.
+ */
+export interface Dispatcher {
+  /** Whether it can take one more message now (else the row is written due, for a claim). */
+  canTake(): boolean;
+  /** Called right after the commit of the enqueuing transaction. */
+  dispatch(envelope: Envelope): void;
+}
+
 export class Outbox<T> {
   readonly node: string;
   readonly store: NetStore<T>;
@@ -55,13 +66,15 @@ export class Outbox<T> {
   readonly #newId: () => string;
   readonly #backoff: Backoff;
   readonly #listeners = new Set<() => void>();
+  #dispatcher: Dispatcher | undefined;
 
   constructor(store: NetStore<T>, node: string, options: OutboxOptions = {}) {
     this.store = store;
     this.node = node;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
-    this.#newId = options.newId ?? randomUUID;
+    // Time-ordered: the outbox and inbox rows keyed by it are appended to their index.
+    this.#newId = options.newId ?? (() => timeOrderedId(this.#now()));
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     if (!(this.#backoff.baseMs > 0 && this.#backoff.maxMs >= this.#backoff.baseMs)) throw invalid('backoff', `expected 0 < baseMs <= maxMs, got ${JSON.stringify(this.#backoff)}`);
   }
@@ -76,15 +89,33 @@ export class Outbox<T> {
     if (draft.from !== this.node) throw invalid('message.from', `this outbox sends as ${this.node}, got ${JSON.stringify(draft.from)}`);
     const tx = this.store.within(trx);
     const seq = await tx.nextSeq(draft.from, draft.to, key);
-    const at = new Date(this.#now()).toISOString();
+    const now = this.#now();
+    const at = new Date(now).toISOString();
     const envelope: Envelope<M> = Object.freeze({ v: ENVELOPE_VERSION, id: this.#newId(), type: draft.type, from: draft.from, to: draft.to, key, seq, createdAt: at, body: draft.body });
+    const dispatcher = this.#dispatcher;
+    // Sent right after the commit, by the dispatcher: written as its first attempt, so if that
+    // send is lost (no answer, a crash) the message is simply due again after the backoff.
+    if (dispatcher && dispatcher.canTake() && tx.afterCommit(() => dispatcher.dispatch(envelope))) {
+      await tx.insertOutbox(envelope, encodeEnvelope(envelope), this.#retryAt(now, 1), 1);
+      return envelope;
+    }
     await tx.insertOutbox(envelope, encodeEnvelope(envelope), at);
     for (const listener of this.#listeners) listener();
     return envelope;
   }
 
+  /** Hand messages enqueued in the store's own transactions to `dispatcher` after commit (a started relay); undefined detaches. */
+  attachDispatcher(dispatcher: Dispatcher | undefined): void {
+    this.#dispatcher = dispatcher;
+  }
+
+  #retryAt(now: number, attempts: number): string {
+    return new Date(now + backoffDelay(attempts, this.#random, this.#backoff)).toISOString();
+  }
+
   /**
-   * Be told of every enqueue (a relay wakes up instead of waiting for its idle timer). Called
+   * Be told of every enqueue left for a claim (a relay wakes up instead of waiting for its idle
+   * timer; enqueues handed to the dispatcher are not told). Called
    * right after the row is written, inside the caller's still open transaction: a listener must
    * not read the outbox there and then, only schedule its read for later (the relay does so at
    * the end of the event loop's turn). Returns the function that unsubscribes.
@@ -106,7 +137,7 @@ export class Outbox<T> {
   claimDue(limit = 32): Promise<Envelope[]> {
     const now = this.#now();
     return this.store
-      .claimDue(this.node, new Date(now).toISOString(), limit, (attempts) => new Date(now + backoffDelay(attempts, this.#random, this.#backoff)).toISOString())
+      .claimDue(this.node, new Date(now).toISOString(), limit, (attempts) => this.#retryAt(now, attempts))
       .then((claimed) => claimed.map((c) => c.envelope));
   }
 

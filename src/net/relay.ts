@@ -1,21 +1,28 @@
 /**
- * The delivery loop: claim due messages from the outbox, send them through a transport, mark
- * each delivered on acknowledgement or record the failure. Sends run concurrently (up to
- * `concurrency`); a claimed message already has its retry scheduled, so the loop keeps no
- * state that a crash could lose. `tick()` is one round (the simulation calls it on virtual
- * time); `start()` runs rounds on timers until `stop()`.
+ * The delivery loop: send the outbox's messages through a transport, mark each delivered on
+ * acknowledgement or record the failure. Sends run concurrently (up to `concurrency`); a message
+ * being sent already has its retry scheduled in its row, so the loop keeps no state that a crash
+ * could lose. `tick()` is one round (the simulation calls it on virtual time); `start()` runs
+ * rounds on timers until `stop()`.
  *
- * A started relay wakes up on every enqueue of its outbox (`Outbox.onEnqueued`) and on
- * `notify()`, and runs a round at the end of that turn of the event loop (timer 0), so a message
- * goes out as soon as its transaction committed instead of at the next idle round; everything
- * enqueued in the meantime goes in the same round (one claim, up to `concurrency` messages). A
- * wake-up during a round is kept and runs another round right after it. On SQLite the round's
- * claim waits for the enqueuing transaction (one connection); on PostgreSQL a round that runs
- * before that commit misses the message, which then goes at the next round (after the next
- * enqueue, a send settling, or the idle timer).
+ * Two ways in. A message enqueued in one of the store's own transactions (an inbox receipt that
+ * forwards, `outbox.send`) is written already claimed and handed to the relay right after its
+ * commit (`Dispatcher`): no claim has to find it, no commit is spent on claiming it. A message
+ * enqueued in a transaction the caller opened itself (the CS books) is written due; the
+ * relay's claim finds it. A started relay wakes up on either (`Outbox.onEnqueued`, `dispatch`)
+ * and on `notify()`, and runs a round at the end of that turn of the event loop (timer 0):
+ * handed-over messages first, then a claim when one may find something (an enqueue left for a
+ * claim, the last claim filled its room, or the idle timer: retries fall due on their own). A
+ * wake-up during a round is kept and runs another round right after it. On PostgreSQL a claim
+ * that runs before the enqueuing transaction commits misses the message, which then goes at
+ * the next round (after the next enqueue, a send settling, or the idle timer).
+ *
+ * Acknowledged messages are marked delivered in batches (`markDelayMs`), one statement for all
+ * acknowledged in that window: a mark lost in a crash costs only a resend, which the receiver
+ * acknowledges as a duplicate.
  */
 import type { Envelope } from './envelope.ts';
-import type { Outbox } from './outbox.ts';
+import type { Dispatcher, Outbox } from './outbox.ts';
 import type { Transport } from './transport.ts';
 
 export interface RelayOptions {
@@ -28,6 +35,12 @@ export interface RelayOptions {
    * (`Transport.sendBatch`, HTTPS). Default 64; 1 sends each alone.
    */
   readonly maxBatch?: number;
+  /**
+   * How long acknowledged messages wait to be marked delivered together, ms (default 10; 0 marks
+   * each batch at once). A mark lost in a crash costs a resend, which the receiver's inbox
+   * acknowledges as a duplicate; batching the marks saves a commit per acknowledgement.
+   */
+  readonly markDelayMs?: number;
   /** Told about each failed send (logging). */
   readonly onFailure?: (envelope: Envelope, error: unknown) => void;
   /** The timers rounds run on (tests inject virtual ones); default the global setTimeout. */
@@ -45,7 +58,7 @@ const REAL_TIMERS: RelayTimers = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-export class Relay<T> {
+export class Relay<T> implements Dispatcher {
   readonly #outbox: Outbox<T>;
   readonly #transport: Transport;
   readonly #concurrency: number;
@@ -53,7 +66,16 @@ export class Relay<T> {
   readonly #idleMs: number;
   readonly #onFailure: (envelope: Envelope, error: unknown) => void;
   readonly #timers: RelayTimers;
+  readonly #markDelayMs: number;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Committed messages handed over by the outbox (already claimed), waiting for room. */
+  #handed: Envelope[] = [];
+  /** A claim may find something: an enqueue left for a claim, or the last claim filled its room. */
+  #claimWanted = true;
+  /** Acknowledged, not yet marked delivered. */
+  #acked: string[] = [];
+  #markTimer: unknown;
+  #marking: Promise<void> = Promise.resolve();
   #timer: unknown;
   /** The pending timer is a wake-up (0 ms), not an idle round. */
   #wakeScheduled = false;
@@ -69,15 +91,43 @@ export class Relay<T> {
     this.#concurrency = options.concurrency ?? 64;
     this.#maxBatch = Math.max(1, options.maxBatch ?? 64);
     this.#idleMs = options.idleMs ?? 1000;
+    this.#markDelayMs = Math.max(0, options.markDelayMs ?? 10);
     this.#onFailure = options.onFailure ?? (() => {});
     this.#timers = options.timers ?? REAL_TIMERS;
   }
 
-  /** One round: claim what is due (up to free capacity) and start sending it. Returns how many started. */
+  /**
+   * Dispatcher (the outbox hands committed messages to a started relay, or to one a driver
+   * attached with `outbox.attachDispatcher`): room for one more, in flight and waiting at most
+   * twice the concurrency.
+   */
+  canTake(): boolean {
+    return this.#inFlight.size + this.#handed.length < 2 * this.#concurrency;
+  }
+
+  /** Dispatcher: a committed, already claimed message; it goes out in the next round. */
+  dispatch(envelope: Envelope): void {
+    this.#handed.push(envelope);
+    this.notify();
+  }
+
+  /**
+   * One round: the messages handed over first, then claim what is due (up to free capacity),
+   * and start sending. Returns how many started. A round woken only by handed-over messages
+   * does not claim: nothing was left due for it.
+   */
   async tick(): Promise<number> {
-    const room = this.#concurrency - this.#inFlight.size;
+    let room = this.#concurrency - this.#inFlight.size;
     if (room <= 0) return 0;
-    const due = await this.#outbox.claimDue(room);
+    const handed = this.#handed.splice(0, room);
+    room -= handed.length;
+    let claimed: Envelope[] = [];
+    if (room > 0 && (this.#claimWanted || !this.#running)) {
+      this.#claimWanted = false;
+      claimed = await this.#outbox.claimDue(room);
+      if (claimed.length === room) this.#claimWanted = true;
+    }
+    const due = handed.length === 0 ? claimed : claimed.length === 0 ? handed : [...handed, ...claimed];
     for (const [envelope, delivery, marked] of this.#send(due)) {
       const p: Promise<void> = this.#settleOne(envelope, delivery, marked).finally(() => {
         this.#inFlight.delete(p);
@@ -116,8 +166,7 @@ export class Relay<T> {
         }
         const results = sendBatch(batch).then(async (r) => {
           const acked = batch.filter((_, k) => r[k]?.ok === true).map((e) => e.id);
-          // If this fails (database), each envelope fails as a transient error and is sent again.
-          if (acked.length > 0) await this.#outbox.deliveredMany(acked);
+          if (acked.length > 0) await this.#markDelivered(acked);
           return r;
         });
         batch.forEach((e, k) => out.push([e, results.then((r) => {
@@ -139,19 +188,57 @@ export class Relay<T> {
       await this.#outbox.failed(envelope.id, e);
       return;
     }
-    if (!marked) await this.#outbox.delivered(envelope.id);
+    if (!marked) await this.#markDelivered([envelope.id]);
   }
 
-  /** Wait until every send started so far has settled (tests, shutdown). */
+  /**
+   * Mark acknowledged messages delivered: at once when the relay is driven by hand (tick), else
+   * together with the others acknowledged within markDelayMs (one statement, one commit).
+   * If the mark fails (database), the messages stay pending and are sent again when due; the
+   * receiver acknowledges them as duplicates.
+   */
+  async #markDelivered(ids: readonly string[]): Promise<void> {
+    if (!this.#running || this.#markDelayMs === 0) {
+      await this.#outbox.deliveredMany(ids);
+      return;
+    }
+    this.#acked.push(...ids);
+    if (this.#markTimer === undefined) this.#markTimer = this.#timers.setTimeout(() => void this.#flushMarks(), this.#markDelayMs);
+  }
+
+  #flushMarks(): Promise<void> {
+    if (this.#markTimer !== undefined) this.#timers.clearTimeout(this.#markTimer);
+    this.#markTimer = undefined;
+    const ids = this.#acked.splice(0);
+    if (ids.length === 0) return this.#marking;
+    this.#marking = this.#marking.then(async () => {
+      for (let i = 0; i < ids.length; i += 500) {
+        await this.#outbox.deliveredMany(ids.slice(i, i + 500)).catch(() => {});
+      }
+    });
+    return this.#marking;
+  }
+
+  /** Wait until every send started so far has settled and its delivery is marked (tests, shutdown). */
   async settle(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await this.#flushMarks();
   }
 
   /** Run rounds on timers until stop(), waking up on every enqueue of the outbox. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#unsubscribe = this.#outbox.onEnqueued(() => this.notify());
+    this.#claimWanted = true;
+    const unsubscribe = this.#outbox.onEnqueued(() => {
+      this.#claimWanted = true;
+      this.notify();
+    });
+    this.#outbox.attachDispatcher(this);
+    this.#unsubscribe = () => {
+      unsubscribe();
+      this.#outbox.attachDispatcher(undefined);
+    };
     this.notify();
   }
 
@@ -176,6 +263,8 @@ export class Relay<T> {
   }
 
   async #loop(): Promise<void> {
+    // A round on the idle timer claims: retries fall due without anyone waking the relay.
+    if (!this.#wakeScheduled) this.#claimWanted = true;
     this.#timer = undefined;
     this.#wakeScheduled = false;
     if (!this.#running || this.#round) return;

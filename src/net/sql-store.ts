@@ -10,7 +10,7 @@
  * under its own savepoint, and each caller is released only after that transaction committed.
  */
 import type { Transaction } from 'kysely';
-import { TransactionGroup, type Database, type Schema } from '../db/index.ts';
+import { Statement, TransactionGroup, type Database, type Dialect, type Schema } from '../db/index.ts';
 import { parseEnvelope, type Envelope } from './envelope.ts';
 import type { ClaimedMessage, InboxRecord, InboxState, NetStore, NetTx, OutboxRecord, OutboxState } from './store.ts';
 
@@ -20,100 +20,95 @@ export class SqlNetStore implements NetStore<Trx> {
   readonly #database: Database;
   readonly #group: TransactionGroup;
 
+  readonly #q: ReturnType<typeof statements>;
+
   constructor(database: Database) {
     this.#database = database;
     this.#group = new TransactionGroup(database, { maxBatch: 128 });
+    this.#q = statements(database.dialect);
   }
 
+  /** The after-commit hook of the group job now running in each open batch transaction. */
+  readonly #hooks = new Map<Trx, (hook: () => void) => void>();
+
   transaction<R>(fn: (tx: NetTx<Trx>) => Promise<R>): Promise<R> {
-    return this.#group.transaction((trx) => fn(this.within(trx)));
+    return this.#group.transaction(async (trx, onCommit) => {
+      // A batch's jobs run one after the other, so the entry is this job's while it runs.
+      this.#hooks.set(trx, onCommit);
+      try {
+        return await fn(this.within(trx));
+      } finally {
+        this.#hooks.delete(trx);
+      }
+    });
   }
 
   within(trx: Trx): NetTx<Trx> {
     const pg = this.#database.dialect === 'postgres';
+    const q = this.#q;
+    const hooks = this.#hooks;
     return {
       trx,
+      afterCommit(hook) {
+        const onCommit = hooks.get(trx);
+        if (!onCommit) return false;
+        onCommit(hook);
+        return true;
+      },
       async nextSeq(sender, receiver, key) {
         // One upsert instead of insert-if-missing, select, update: on PostgreSQL the conflict
         // update locks the row until commit, as the FOR UPDATE did, so enqueuers of one key
         // still take their numbers one after the other.
-        const row = await trx
-          .insertInto('net_sequences')
-          .values({ sender, receiver, ordering_key: key, last_seq: 1 })
-          .onConflict((oc) => oc.columns(['sender', 'receiver', 'ordering_key']).doUpdateSet((eb) => ({ last_seq: eb(eb.ref('net_sequences.last_seq'), '+', 1) })))
-          .returning('last_seq')
-          .executeTakeFirstOrThrow();
-        return Number(row.last_seq);
+        const [row] = await q.nextSeq.rows(trx, [sender, receiver, key]);
+        return Number(row!.last_seq);
       },
-      async insertOutbox(e, encoded, nextAttemptAt) {
-        await trx
-          .insertInto('net_outbox')
-          .values({
-            id: e.id, sender: e.from, receiver: e.to, type: e.type, ordering_key: e.key, seq: e.seq, created_at: e.createdAt,
-            envelope: encoded, state: 'pending', attempts: 0, next_attempt_at: nextAttemptAt, last_error: null, delivered_at: null,
-          })
-          .execute();
-      },
-      async inboxState(id) {
-        const row = await trx.selectFrom('net_inbox').select('state').where('id', '=', id).executeTakeFirst();
-        return row?.state as InboxState | undefined;
+      async insertOutbox(e, encoded, nextAttemptAt, attempts = 0) {
+        await q.insertOutbox.run(trx, [e.id, e.from, e.to, e.type, e.key, e.seq, e.createdAt, encoded, attempts, nextAttemptAt]);
       },
       async insertInbox(e, encoded, state, at) {
-        await trx
-          .insertInto('net_inbox')
-          .values({
-            id: e.id, sender: e.from, receiver: e.to, type: e.type, ordering_key: e.key, seq: e.seq, envelope: encoded,
-            state, received_at: at, applied_at: state === 'applied' ? at : null,
-          })
-          .execute();
+        // The id is the primary key: a message already here (held, applied) is not inserted again.
+        return (await q.insertInbox.changes(trx, [e.id, e.from, e.to, e.type, e.key, e.seq, encoded, state, at, state === 'applied' ? at : null])) === 1;
       },
       async markApplied(id, at) {
-        await trx.updateTable('net_inbox').set({ state: 'applied', applied_at: at }).where('id', '=', id).execute();
+        await q.markApplied.run(trx, [at, id]);
       },
       async cursor(receiver, sender, key) {
-        await trx
-          .insertInto('net_cursors')
-          .values({ receiver, sender, ordering_key: key, applied_seq: 0 })
-          .onConflict((oc) => oc.columns(['receiver', 'sender', 'ordering_key']).doNothing())
-          .execute();
-        let q = trx.selectFrom('net_cursors').select('applied_seq').where('receiver', '=', receiver).where('sender', '=', sender).where('ordering_key', '=', key);
-        if (pg) q = q.forUpdate();
-        return Number((await q.executeTakeFirstOrThrow()).applied_seq);
+        // On PostgreSQL the cursor row is created, then locked: appliers of one key take turns.
+        // On SQLite the write transaction is already exclusive; a missing row reads as 0 and is
+        // created by setCursor.
+        if (pg) await q.cursorCreate.run(trx, [receiver, sender, key]);
+        const [row] = await q.cursor.rows(trx, [receiver, sender, key]);
+        return row ? Number(row.applied_seq) : 0;
       },
       async setCursor(receiver, sender, key, seq) {
-        await trx.updateTable('net_cursors').set({ applied_seq: seq }).where('receiver', '=', receiver).where('sender', '=', sender).where('ordering_key', '=', key).execute();
+        await q.setCursor.run(trx, [receiver, sender, key, seq]);
       },
       async held(receiver, sender, key, seq) {
-        const row = await trx
-          .selectFrom('net_inbox')
-          .select('envelope')
-          .where('receiver', '=', receiver).where('sender', '=', sender).where('ordering_key', '=', key).where('seq', '=', seq).where('state', '=', 'held')
-          .executeTakeFirst();
+        const [row] = await q.held.rows(trx, [receiver, sender, key, seq]);
         return row ? parseEnvelope(row.envelope) : undefined;
       },
     };
   }
 
   claimDue(sender: string, now: string, limit: number, retryAt: (attempts: number) => string): Promise<ClaimedMessage[]> {
-    const pg = this.#database.dialect === 'postgres';
     return this.#group.transaction(async (trx) => {
-      let q = trx
-        .selectFrom('net_outbox')
-        .select(['id', 'envelope', 'attempts'])
-        .where('sender', '=', sender)
-        .where('state', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .orderBy('next_attempt_at')
-        .orderBy('created_at')
-        .orderBy('seq')
-        .limit(limit);
-      if (pg) q = q.forUpdate().skipLocked();
-      const rows = await q.execute();
+      const rows = await this.#q.due.rows(trx, [sender, now, limit]);
+      // One update per attempt count (nearly always one: first sends), not one per row; the
+      // messages of one claim that share an attempt count share their next attempt's time.
+      const byAttempts = new Map<number, string[]>();
       const out: ClaimedMessage[] = [];
       for (const r of rows) {
-        const attempts = r.attempts + 1;
-        await trx.updateTable('net_outbox').set({ attempts, next_attempt_at: retryAt(attempts) }).where('id', '=', r.id).execute();
+        const attempts = Number(r.attempts) + 1;
+        const ids = byAttempts.get(attempts);
+        if (ids) ids.push(r.id);
+        else byAttempts.set(attempts, [r.id]);
         out.push({ envelope: parseEnvelope(r.envelope), attempts });
+      }
+      for (const [attempts, ids] of byAttempts) {
+        for (let i = 0; i < ids.length; i += 500) {
+          const chunk = ids.slice(i, i + 500);
+          await trx.updateTable('net_outbox').set({ attempts, next_attempt_at: retryAt(attempts) }).where('id', 'in', chunk).execute();
+        }
       }
       return out;
     });
@@ -183,4 +178,33 @@ export class SqlNetStore implements NetStore<Trx> {
     const rows = await this.#database.db.selectFrom('net_inbox').selectAll().where('state', '=', 'held').orderBy('received_at').orderBy('seq').limit(limit).execute();
     return rows.map((r) => ({ envelope: parseEnvelope(r.envelope), state: 'held' as const, receivedAt: r.received_at, appliedAt: r.applied_at }));
   }
+}
+
+/** The statements run for every message (src/db/statement.ts: written once, not rebuilt per call). */
+function statements(dialect: Dialect) {
+  const s = <R>(text: string) => new Statement<R>(dialect, text);
+  return {
+    nextSeq: s<{ last_seq: number | string }>(
+      'INSERT INTO net_sequences (sender, receiver, ordering_key, last_seq) VALUES (?, ?, ?, 1) ' +
+      'ON CONFLICT (sender, receiver, ordering_key) DO UPDATE SET last_seq = net_sequences.last_seq + 1 RETURNING last_seq'),
+    insertOutbox: s(
+      'INSERT INTO net_outbox (id, sender, receiver, type, ordering_key, seq, created_at, envelope, state, attempts, next_attempt_at, last_error, delivered_at) ' +
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, NULL)"),
+    insertInbox: s(
+      'INSERT INTO net_inbox (id, sender, receiver, type, ordering_key, seq, envelope, state, received_at, applied_at) ' +
+      'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+    markApplied: s("UPDATE net_inbox SET state = 'applied', applied_at = ? WHERE id = ?"),
+    cursorCreate: s('INSERT INTO net_cursors (receiver, sender, ordering_key, applied_seq) VALUES (?, ?, ?, 0) ON CONFLICT (receiver, sender, ordering_key) DO NOTHING'),
+    cursor: s<{ applied_seq: number | string }>(
+      `SELECT applied_seq FROM net_cursors WHERE receiver = ? AND sender = ? AND ordering_key = ?${dialect === 'postgres' ? ' FOR UPDATE' : ''}`),
+    setCursor: s(
+      'INSERT INTO net_cursors (receiver, sender, ordering_key, applied_seq) VALUES (?, ?, ?, ?) ' +
+      'ON CONFLICT (receiver, sender, ordering_key) DO UPDATE SET applied_seq = excluded.applied_seq'),
+    held: s<{ envelope: string }>(
+      "SELECT envelope FROM net_inbox WHERE receiver = ? AND sender = ? AND ordering_key = ? AND seq = ? AND state = 'held'"),
+    // The claim's index (migration 0008) serves this scan in order.
+    due: s<{ id: string; envelope: string; attempts: number }>(
+      "SELECT id, envelope, attempts FROM net_outbox WHERE sender = ? AND state = 'pending' AND next_attempt_at <= ? " +
+      `ORDER BY next_attempt_at, created_at, seq LIMIT ?${dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : ''}`),
+  };
 }

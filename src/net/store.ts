@@ -33,14 +33,21 @@ export interface InboxRecord {
 /** The net rows reachable inside one transaction; `trx` is that transaction for the caller's effect. */
 export interface NetTx<T> {
   readonly trx: T;
+  /**
+   * Run `hook` right after this transaction commits (never if it rolls back); false if the
+   * store cannot tell (a transaction the caller opened itself), and then nothing is registered.
+   */
+  afterCommit(hook: () => void): boolean;
   /** The next sequence number of (sender, receiver, key): 1 for the first message. */
   nextSeq(sender: string, receiver: string, key: string): Promise<number>;
-  insertOutbox(envelope: Envelope, encoded: string, nextAttemptAt: string): Promise<void>;
-  inboxState(id: string): Promise<InboxState | undefined>;
-  insertInbox(envelope: Envelope, encoded: string, state: InboxState, at: string): Promise<void>;
+  /** A new pending row; `attempts` above 0 writes it already claimed (sent right after commit). */
+  insertOutbox(envelope: Envelope, encoded: string, nextAttemptAt: string, attempts?: number): Promise<void>;
+  /** Record a received message; false (and nothing written) if its id is already in the inbox. */
+  insertInbox(envelope: Envelope, encoded: string, state: InboxState, at: string): Promise<boolean>;
   markApplied(id: string, at: string): Promise<void>;
-  /** The last sequence number applied for (receiver, sender, key), 0 if none; locks it until commit. */
+  /** The last sequence number applied for (receiver, sender, key), 0 if none; locks it until commit (PostgreSQL). */
   cursor(receiver: string, sender: string, key: string): Promise<number>;
+  /** Set (or create) the cursor of (receiver, sender, key). */
   setCursor(receiver: string, sender: string, key: string, seq: number): Promise<void>;
   /** The held message with exactly this sequence number, if any. */
   held(receiver: string, sender: string, key: string, seq: number): Promise<Envelope | undefined>;

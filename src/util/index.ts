@@ -3,3 +3,4 @@ export { ERROR_CODES, JukiError, invalid, isJukiError } from './errors.ts';
 export type { ErrorCode, ErrorDetails } from './errors.ts';
 export { toHex, fromHex } from './hex.ts';
 export { projectRoot, dataFile } from './paths.ts';
+export { timeOrderedId } from './time-ordered-id.ts';

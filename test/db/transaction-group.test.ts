@@ -61,3 +61,31 @@ test('a batch whose transaction fails fails all its callers and leaves nothing',
     await database.close();
   }
 });
+
+test('after-commit hooks run once the batch committed, in job order; a job rolled back to its savepoint loses its own; a failed batch runs none', async () => {
+  const database = await openTestDb();
+  try {
+    const group = new TransactionGroup(database);
+    const ran: string[] = [];
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((name) => group.transaction(async (trx, onCommit) => {
+      await trx.insertInto('net_cursors').values(row(name)).execute();
+      onCommit(() => ran.push(name));
+      if (name === 'b') throw new Error('b refuses');
+    })));
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(ran, ['a', 'c']);
+    const rows = (await database.db.selectFrom('net_cursors').select('sender').execute()).map((r) => r.sender).sort();
+    assert.deepEqual(rows, ['a', 'c']);
+
+    // The whole transaction fails (a job breaks the transaction itself: a duplicate primary key
+    // alone in its batch): no hook runs.
+    const lone: string[] = [];
+    await assert.rejects(group.transaction(async (trx, onCommit) => {
+      onCommit(() => lone.push('x'));
+      await trx.insertInto('net_cursors').values(row('a')).execute();
+    }));
+    assert.deepEqual(lone, []);
+  } finally {
+    await database.close();
+  }
+});

@@ -116,6 +116,9 @@ export class World {
     node.outbox = new Outbox(node.store, node.id, { now, random, newId: () => this.rng.hex(), backoff: { baseMs: 100, maxMs: 2000 } });
     node.inbox = new Inbox(node.store, node.id, (trx, e) => this.#apply(node, trx, e), { now });
     node.relay = new Relay(node.outbox, this.#transport(node), { concurrency: 16 });
+    // Messages enqueued in the store's transactions go to the relay after commit (as under a
+    // started relay); the rounds stay the simulation's.
+    node.outbox.attachDispatcher(node.relay);
     node.gate = new Gate({ self: node.spec, inbox: node.inbox });
   }
 
