@@ -8,7 +8,48 @@ import type { JsonValue } from './events.ts';
 
 /** Encode `value` canonically; refuses what JSON cannot carry exactly (undefined, NaN, ±Infinity, -0, bigint, class instances, cycles). */
 export function canonicalJson(value: unknown, field = 'details'): string {
-  return encode(value, field, new Set());
+  // The plain walk below takes the usual value as it is; anything it does not take (a refused
+  // value, a cycle, a deep nesting) goes through the checked walk, which names the problem.
+  return plain(value, 0) ?? encode(value, field, new Set());
+}
+
+/** The canonical text of `value`, or undefined when the checked walk must decide. */
+function plain(value: unknown, depth: number): string | undefined {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) return undefined;
+      return Object.is(value, -0) ? '0' : JSON.stringify(value);
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  if (depth >= 32) return undefined;
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const v = plain(value[i], depth + 1);
+      if (v === undefined) return undefined;
+      out += i === 0 ? v : ',' + v;
+    }
+    return out + ']';
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const keys = Object.keys(value).sort();
+  out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const v = plain((value as Record<string, unknown>)[keys[i]!], depth + 1);
+    if (v === undefined) return undefined;
+    out += (i === 0 ? '' : ',') + JSON.stringify(keys[i]) + ':' + v;
+  }
+  return out + '}';
 }
 
 function encode(value: unknown, path: string, seen: Set<object>): string {

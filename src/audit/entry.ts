@@ -162,6 +162,17 @@ function encodeSubject(type: string, expected: SubjectKind | null, subject: Subj
   return `${subject.kind}:${subject.id}`;
 }
 
+/** A catalogue shape as a list, once per event type: `'string?'` -> base string, optional. */
+const shapes = new WeakMap<object, readonly { k: string; base: string; optional: boolean }[]>();
+function fieldsOf(shape: Readonly<Record<string, FieldType>>): readonly { k: string; base: string; optional: boolean }[] {
+  let fields = shapes.get(shape);
+  if (!fields) {
+    fields = Object.entries(shape).map(([k, t]) => ({ k, base: t.endsWith('?') ? t.slice(0, -1) : t, optional: t.endsWith('?') }));
+    shapes.set(shape, fields);
+  }
+  return fields;
+}
+
 function encodeDetails(type: string, shape: Readonly<Record<string, FieldType>>, details: unknown): string {
   if (details === null || typeof details !== 'object' || Array.isArray(details)) {
     throw invalid('event.details', `expected an object, got ${details === null ? 'null' : Array.isArray(details) ? 'an array' : typeof details}`);
@@ -172,9 +183,7 @@ function encodeDetails(type: string, shape: Readonly<Record<string, FieldType>>,
       throw invalid(`details.${k}`, `event ${type} declares no such field (declared: ${Object.keys(shape).join(', ') || 'none'})`);
     }
   }
-  for (const [k, t] of Object.entries(shape)) {
-    const optional = t.endsWith('?');
-    const base = optional ? t.slice(0, -1) : t;
+  for (const { k, base, optional } of fieldsOf(shape)) {
     const v = given[k];
     if (v === undefined) {
       if (!optional) throw invalid(`details.${k}`, `event ${type} requires this field (${base})`);
@@ -183,7 +192,9 @@ function encodeDetails(type: string, shape: Readonly<Record<string, FieldType>>,
     const ok = base === 'json' || (base === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeof v === base);
     if (!ok) throw invalid(`details.${k}`, `expected ${base}, got ${typeof v}`);
   }
-  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  // A plain object without undefined fields is encoded as it is; anything else through a copy.
+  const asIs = Object.getPrototypeOf(given) === Object.prototype && !Object.values(given).includes(undefined);
+  const defined = asIs ? given : Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
   const text = canonicalJson(defined, 'details');
   if (text.length > 65536) throw new JukiError('JUKI_ERR_INVALID_INPUT', `details: expected at most 65536 characters of JSON, got ${text.length}`, { field: 'details' });
   return text;

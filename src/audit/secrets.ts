@@ -20,8 +20,18 @@ function wordsOf(name: string): string[] {
 
 /** Whether a field name looks like it holds a secret. */
 export function looksSecret(name: string): boolean {
-  return wordsOf(name).some((w) => SECRET_WORDS.some((s) => w.startsWith(s) || w.endsWith(s)));
+  // Every appended entry asks this of each of its field names, nearly always the same few
+  // (the catalogue's): the answers are kept, up to a bound.
+  let known = verdicts.get(name);
+  if (known === undefined) {
+    known = wordsOf(name).some((w) => SECRET_WORDS.some((s) => w.startsWith(s) || w.endsWith(s)));
+    if (verdicts.size >= 4096) verdicts.clear();
+    verdicts.set(name, known);
+  }
+  return known;
 }
+
+const verdicts = new Map<string, boolean>();
 
 /** Throw JUKI_ERR_AUDIT_SECRET_FIELD naming the first secret-looking field anywhere in `value`. */
 export function refuseSecrets(value: unknown, path = 'details'): void {
