@@ -51,18 +51,22 @@ export class NoticeList {
     this.#db = db;
   }
 
-  /** Record a notice inside the inbox's transaction; true if it changed the list. */
+  /**
+   * Record a notice inside the inbox's transaction; true if it changed the list. One upsert
+   * whose update applies only to a higher version (the rule of `newerNotice`): a late or
+   * repeated notice changes no row.
+   */
   async record(trx: Trx, body: AgencyNoticeBody, from: string, at: string): Promise<boolean> {
-    const row = await trx.selectFrom('agency_notices').selectAll().where('card_number', '=', body.cardNumber).executeTakeFirst();
-    const held = row ? toNotice(row) : undefined;
-    if (newerNotice(held, body) !== body) return false;
     const values = {
       issuer: body.issuer, resident_code: body.residentCode ?? null, status: body.status, version: body.version, changed_at: body.changedAt,
       received_from: from, received_at: at,
     };
-    if (row) await trx.updateTable('agency_notices').set(values).where('card_number', '=', body.cardNumber).execute();
-    else await trx.insertInto('agency_notices').values({ card_number: body.cardNumber, ...values }).execute();
-    return true;
+    const r = await trx
+      .insertInto('agency_notices')
+      .values({ card_number: body.cardNumber, ...values })
+      .onConflict((oc) => oc.column('card_number').doUpdateSet(values).where('agency_notices.version', '<', body.version))
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 
   /** The notice held for a card, if any. */
