@@ -6,7 +6,9 @@
  * can compare times taken in different processes:
  *
  *   in:  {produce: {cards, producers}}   (municipality) enqueue one card.status per card
+ *        {cpu: true}                     this process's CPU time so far
  *   out: {ready}  {enqueued: [[card, at]...]}  {arrived: [[card, at]...]} (agency, after each commit)
+ *        {cpuSeconds}
  */
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,7 +44,12 @@ const watched: Database = spec.role !== 'agency' ? database : {
 const node = prepareNodeNet({ kind: 'https', pki, topology }, spec, watched);
 await node.start({});
 
-process.on('message', (m: { produce?: { cards: string[]; producers: number }; stop?: true }) => {
+process.on('message', (m: { produce?: { cards: string[]; producers: number }; stop?: true; cpu?: true }) => {
+  if (m.cpu) {
+    const u = process.cpuUsage();
+    send({ cpuSeconds: (u.user + u.system) / 1e6 });
+    return;
+  }
   if (m.stop) {
     void node.close().then(() => database.close()).then(() => process.exit(0));
     return;

@@ -13,7 +13,8 @@
  * fsync) blocks the event loop: started on a microtask, each batch would hold one entry and
  * block the requests behind it. Batches run one at a time, in submission order.
  */
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
+import { Statement } from './statement.ts';
 import type { Database } from './open.ts';
 import type { Schema } from './schema.ts';
 
@@ -126,15 +127,15 @@ export class TransactionGroup {
               continue;
             }
             const mark = after.length;
-            await SAVEPOINT.execute(trx);
+            await SAVEPOINT.run(trx, []);
             try {
               const value = await job(trx, onCommit);
-              await RELEASE.execute(trx);
+              await RELEASE.run(trx, []);
               results.push({ ok: true, value });
             } catch (error) {
               after.length = mark;
-              await ROLLBACK_TO.execute(trx);
-              await RELEASE.execute(trx);
+              await ROLLBACK_TO.run(trx, []);
+              await RELEASE.run(trx, []);
               results.push({ ok: false, error });
             }
           }
@@ -171,6 +172,7 @@ export class TransactionGroup {
 
 type GroupJob = (trx: Transaction<Schema>, onCommit: (hook: () => void) => void) => Promise<unknown>;
 
-const SAVEPOINT = sql`SAVEPOINT juki_group`;
-const RELEASE = sql`RELEASE SAVEPOINT juki_group`;
-const ROLLBACK_TO = sql`ROLLBACK TO SAVEPOINT juki_group`;
+// Fixed text, run once or twice per job: not rebuilt by the query builder each time.
+const SAVEPOINT = new Statement('SAVEPOINT juki_group');
+const RELEASE = new Statement('RELEASE SAVEPOINT juki_group');
+const ROLLBACK_TO = new Statement('ROLLBACK TO SAVEPOINT juki_group');

@@ -26,15 +26,22 @@ import type { Dispatcher, Outbox } from './outbox.ts';
 import type { Transport } from './transport.ts';
 
 export interface RelayOptions {
-  /** Sends in flight at most. Default 64. */
+  /** Sends (envelopes) in flight at most. Default 512. */
   readonly concurrency?: number;
   /** Longest sleep between rounds when nothing is due, ms. Default 1000. */
   readonly idleMs?: number;
   /**
    * Envelopes for one receiver sent in one exchange at most, when the transport can
-   * (`Transport.sendBatch`, HTTPS). Default 64; 1 sends each alone.
+   * (`Transport.sendBatch`, HTTPS). Default 256; 1 sends each alone.
    */
   readonly maxBatch?: number;
+  /**
+   * Exchanges in flight to one receiver at most, when the transport batches (default 2). What
+   * comes meanwhile waits and goes in the next exchange: under load batches grow by themselves,
+   * and with them the receiver's commits (one per exchange), instead of many small exchanges
+   * each costing a commit; a lone message still goes at once.
+   */
+  readonly maxExchanges?: number;
   /**
    * How long acknowledged messages wait to be marked delivered together, ms (default 10; 0 marks
    * each batch at once). A mark lost in a crash costs a resend, which the receiver's inbox
@@ -63,6 +70,9 @@ export class Relay<T> implements Dispatcher {
   readonly #transport: Transport;
   readonly #concurrency: number;
   readonly #maxBatch: number;
+  readonly #maxExchanges: number;
+  /** Exchanges in flight by receiver (batching transports). */
+  readonly #exchanges = new Map<string, number>();
   readonly #idleMs: number;
   readonly #onFailure: (envelope: Envelope, error: unknown) => void;
   readonly #timers: RelayTimers;
@@ -88,8 +98,9 @@ export class Relay<T> implements Dispatcher {
   constructor(outbox: Outbox<T>, transport: Transport, options: RelayOptions = {}) {
     this.#outbox = outbox;
     this.#transport = transport;
-    this.#concurrency = options.concurrency ?? 64;
-    this.#maxBatch = Math.max(1, options.maxBatch ?? 64);
+    this.#concurrency = options.concurrency ?? 512;
+    this.#maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.#maxExchanges = Math.max(1, options.maxExchanges ?? 2);
     this.#idleMs = options.idleMs ?? 1000;
     this.#markDelayMs = Math.max(0, options.markDelayMs ?? 10);
     this.#onFailure = options.onFailure ?? (() => {});
@@ -119,13 +130,28 @@ export class Relay<T> implements Dispatcher {
   async tick(): Promise<number> {
     let room = this.#concurrency - this.#inFlight.size;
     if (room <= 0) return 0;
-    const handed = this.#handed.splice(0, room);
+    // How many more envelopes each receiver may take in this round (batching transports).
+    const allowance = new Map<string, number>();
+    const admits = (to: string): boolean => {
+      if (!this.#batching()) return true;
+      const left = allowance.get(to) ?? (this.#maxExchanges - (this.#exchanges.get(to) ?? 0)) * this.#maxBatch;
+      allowance.set(to, left - 1);
+      return left > 0;
+    };
+    const handed: Envelope[] = [];
+    const waiting: Envelope[] = [];
+    for (const e of this.#handed) (handed.length < room && admits(e.to) ? handed : waiting).push(e);
+    this.#handed = waiting;
     room -= handed.length;
     let claimed: Envelope[] = [];
     if (room > 0 && (this.#claimWanted || !this.#running)) {
       this.#claimWanted = false;
       claimed = await this.#outbox.claimDue(room);
       if (claimed.length === room) this.#claimWanted = true;
+      // Claimed for a receiver with no exchange free: sent with the next one (its retry is set).
+      const now = claimed.filter((e) => admits(e.to));
+      if (now.length < claimed.length) this.#handed.push(...claimed.filter((e) => !now.includes(e)));
+      claimed = now;
     }
     const due = handed.length === 0 ? claimed : claimed.length === 0 ? handed : [...handed, ...claimed];
     for (const [envelope, delivery, marked] of this.#send(due)) {
@@ -133,12 +159,16 @@ export class Relay<T> implements Dispatcher {
         this.#inFlight.delete(p);
         // Claim again once half the room is free (or all of it, with nothing left in flight),
         // not after every send: each claim reads the due messages, and under load many small
-        // claims cost far more than a few large ones.
-        if (this.#running && (this.#inFlight.size === 0 || this.#inFlight.size <= this.#concurrency / 2)) this.notify();
+        // claims cost far more than a few large ones. Messages waiting for an exchange go now.
+        if (this.#running && (this.#inFlight.size === 0 || this.#inFlight.size <= this.#concurrency / 2 || this.#handed.length > 0)) this.notify();
       });
       this.#inFlight.add(p);
     }
     return due.length;
+  }
+
+  #batching(): boolean {
+    return this.#transport.sendBatch !== undefined && this.#maxBatch > 1;
   }
 
   /**
@@ -149,7 +179,7 @@ export class Relay<T> implements Dispatcher {
    */
   #send(due: readonly Envelope[]): [Envelope, Promise<unknown>, boolean][] {
     const sendBatch = this.#transport.sendBatch?.bind(this.#transport);
-    if (!sendBatch || this.#maxBatch === 1 || due.length < 2) return due.map((e) => [e, this.#transport.send(e), false]);
+    if (!sendBatch || !this.#batching()) return due.map((e) => [e, this.#transport.send(e), false]);
     const byReceiver = new Map<string, Envelope[]>();
     for (const e of due) {
       const list = byReceiver.get(e.to);
@@ -157,14 +187,20 @@ export class Relay<T> implements Dispatcher {
       else byReceiver.set(e.to, [e]);
     }
     const out: [Envelope, Promise<unknown>, boolean][] = [];
-    for (const list of byReceiver.values()) {
+    for (const [to, list] of byReceiver) {
       for (let i = 0; i < list.length; i += this.#maxBatch) {
         const batch = list.slice(i, i + this.#maxBatch);
+        this.#exchanges.set(to, (this.#exchanges.get(to) ?? 0) + 1);
+        const done = () => {
+          const n = (this.#exchanges.get(to) ?? 1) - 1;
+          if (n > 0) this.#exchanges.set(to, n);
+          else this.#exchanges.delete(to);
+        };
         if (batch.length === 1) {
-          out.push([batch[0]!, this.#transport.send(batch[0]!), false]);
+          out.push([batch[0]!, this.#transport.send(batch[0]!).finally(done), false]);
           continue;
         }
-        const results = sendBatch(batch).then(async (r) => {
+        const results = sendBatch(batch).finally(done).then(async (r) => {
           const acked = batch.filter((_, k) => r[k]?.ok === true).map((e) => e.id);
           if (acked.length > 0) await this.#markDelivered(acked);
           return r;

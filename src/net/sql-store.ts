@@ -24,7 +24,7 @@ export class SqlNetStore implements NetStore<Trx> {
 
   constructor(database: Database) {
     this.#database = database;
-    this.#group = new TransactionGroup(database, { maxBatch: 128 });
+    this.#group = new TransactionGroup(database, { maxBatch: 256 });
     this.#q = statements(database.dialect);
   }
 
@@ -182,7 +182,7 @@ export class SqlNetStore implements NetStore<Trx> {
 
 /** The statements run for every message (src/db/statement.ts: written once, not rebuilt per call). */
 function statements(dialect: Dialect) {
-  const s = <R>(text: string) => new Statement<R>(dialect, text);
+  const s = <R>(text: string) => new Statement<R>(text);
   return {
     nextSeq: s<{ last_seq: number | string }>(
       'INSERT INTO net_sequences (sender, receiver, ordering_key, last_seq) VALUES (?, ?, ?, 1) ' +

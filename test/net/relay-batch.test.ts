@@ -86,3 +86,50 @@ test('on the SQL store a batch\'s acknowledged messages are marked delivered tog
     await database.close();
   }
 });
+
+test('with its exchanges to a receiver all in flight, a started relay keeps what comes meanwhile for the next exchange: batches grow under load, a lone message still goes at once', async () => {
+  const outbox = new Outbox(new MemoryNetStore(), 'municipality-131016');
+  const exchanges: string[][] = [];
+  const answers: (() => void)[] = [];
+  // Each exchange is answered only when the test says so.
+  const transport: Transport = {
+    async send(e) {
+      exchanges.push([cardOf(e)]);
+      await new Promise<void>((resolve) => answers.push(resolve));
+      return 'applied';
+    },
+    async sendBatch(es) {
+      exchanges.push(es.map(cardOf));
+      await new Promise<void>((resolve) => answers.push(resolve));
+      return es.map(() => ({ ok: true, ack: 'applied' as const }));
+    },
+    async close() {},
+  };
+  const relay = new Relay(outbox, transport, { maxExchanges: 1, idleMs: 3_600_000 });
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(cond());
+  };
+  relay.start();
+  try {
+    await outbox.send(status('L1'));
+    await until(() => exchanges.length === 1);
+    assert.deepEqual(exchanges, [['L1']], 'a lone message goes at once');
+    for (const card of ['L2', 'L3', 'L4']) await outbox.send(status(card));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(exchanges.length, 1, 'the one exchange allowed is in flight: the others wait');
+    answers.shift()!();
+    await until(() => exchanges.length === 2);
+    assert.deepEqual(exchanges[1], ['L2', 'L3', 'L4'], 'what waited goes in one exchange');
+    // Another receiver is not held up by this one.
+    await outbox.send(status('P1', 'prefecture-27'));
+    await until(() => exchanges.length === 3);
+    assert.deepEqual(exchanges[2], ['P1']);
+    while (answers.length > 0) answers.shift()!();
+    await relay.settle();
+    assert.deepEqual((await outbox.pending()).undelivered, []);
+  } finally {
+    while (answers.length > 0) answers.shift()!();
+    await relay.stop();
+  }
+});

@@ -4,7 +4,7 @@
  * inside the inbox's transaction; the highest version wins, so nothing moves back.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Schema } from '../../db/index.ts';
+import { Statement, type Schema } from '../../db/index.ts';
 import type { IdentityRecord } from '../../register/index.ts';
 import { JukiError } from '../../util/index.ts';
 import type { CardStatus, CardStatusBody, IdentityChangeBody } from '../envelope.ts';
@@ -25,13 +25,21 @@ export interface KnownCardStatus {
  * here) and whether it was newer than what this node held.
  */
 export async function recordCardStatus(trx: Trx, body: CardStatusBody, from: string, at: string): Promise<{ previous?: CardStatus; newer: boolean }> {
-  const row = await trx.selectFrom('net_card_status').select(['status', 'version']).where('card_number', '=', body.cardNumber).executeTakeFirst();
-  if (row && row.version >= body.version) return { previous: row.status as CardStatus, newer: false };
-  const values = { issuer: body.issuer, resident_code: body.residentCode ?? null, status: body.status, version: body.version, changed_at: body.changedAt, received_from: from, updated_at: at };
-  if (row) await trx.updateTable('net_card_status').set(values).where('card_number', '=', body.cardNumber).execute();
-  else await trx.insertInto('net_card_status').values({ card_number: body.cardNumber, ...values }).execute();
+  // Run for every card.status a prefecture or the national center applies: fixed SQL text.
+  const [row] = await CARD_STATUS.held.rows(trx, [body.cardNumber]);
+  if (row && Number(row.version) >= body.version) return { previous: row.status as CardStatus, newer: false };
+  const values = [body.issuer, body.residentCode ?? null, body.status, body.version, body.changedAt, from, at, body.cardNumber];
+  await (row ? CARD_STATUS.update : CARD_STATUS.insert).run(trx, values);
   return { ...(row ? { previous: row.status as CardStatus } : {}), newer: true };
 }
+
+const CARD_STATUS = {
+  held: new Statement<{ status: string; version: number | string }>('SELECT status, version FROM net_card_status WHERE card_number = ?'),
+  update: new Statement(
+    'UPDATE net_card_status SET issuer = ?, resident_code = ?, status = ?, version = ?, changed_at = ?, received_from = ?, updated_at = ? WHERE card_number = ?'),
+  insert: new Statement(
+    'INSERT INTO net_card_status (issuer, resident_code, status, version, changed_at, received_from, updated_at, card_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+};
 
 // The query lookups below run for every identity-record query: written as SQL text (Kysely's
 // `sql` tag, placeholders per dialect) rather than built and compiled anew by the query

@@ -37,9 +37,9 @@ import { permanentFailure, transientFailure, type DeliveryResult, type Transport
 export const MESSAGES_PATH = '/juki-net/v1/messages';
 export const MESSAGE_BATCHES_PATH = '/juki-net/v1/message-batches';
 /** Envelopes in one batch request at most. */
-export const MAX_BATCH = 64;
-/** A batch request's body at most: MAX_BATCH envelopes of the single route's limit. */
-const BATCH_BODY_LIMIT = MAX_BATCH * 256 * 1024;
+export const MAX_BATCH = 256;
+/** A batch request's body at most (a single message's body is at most 256 KiB). */
+const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 
 export interface HttpsReceiverOptions {
   /** This node's certificate and key (served as the TLS server certificate). */
