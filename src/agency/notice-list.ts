@@ -7,7 +7,7 @@
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { AuditLog } from '../audit/index.ts';
-import type { Schema } from '../db/index.ts';
+import { Statement, type Schema } from '../db/index.ts';
 import { withCommon, type AgencyNoticeBody, type ApplyMessage, type CardStatus, type NodeSpec, type RouteContext } from '../net/index.ts';
 
 type Trx = Transaction<Schema>;
@@ -44,6 +44,13 @@ function toNotice(r: Selectable<Schema['agency_notices']>): Notice {
   };
 }
 
+/** Run for every notice an agency applies: fixed SQL text (src/db/statement.ts). */
+const RECORD_NOTICE = new Statement(
+  'INSERT INTO agency_notices (card_number, issuer, resident_code, status, version, changed_at, received_from, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ' +
+  'ON CONFLICT (card_number) DO UPDATE SET issuer = excluded.issuer, resident_code = excluded.resident_code, status = excluded.status, ' +
+  'version = excluded.version, changed_at = excluded.changed_at, received_from = excluded.received_from, received_at = excluded.received_at ' +
+  'WHERE agency_notices.version < excluded.version');
+
 export class NoticeList {
   readonly #db: () => Kysely<Schema>;
 
@@ -57,16 +64,10 @@ export class NoticeList {
    * repeated notice changes no row.
    */
   async record(trx: Trx, body: AgencyNoticeBody, from: string, at: string): Promise<boolean> {
-    const values = {
-      issuer: body.issuer, resident_code: body.residentCode ?? null, status: body.status, version: body.version, changed_at: body.changedAt,
-      received_from: from, received_at: at,
-    };
-    const r = await trx
-      .insertInto('agency_notices')
-      .values({ card_number: body.cardNumber, ...values })
-      .onConflict((oc) => oc.column('card_number').doUpdateSet(values).where('agency_notices.version', '<', body.version))
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const changed = await RECORD_NOTICE.changes(trx, [
+      body.cardNumber, body.issuer, body.residentCode ?? null, body.status, body.version, body.changedAt, from, at,
+    ]);
+    return changed === 1;
   }
 
   /** The notice held for a card, if any. */
