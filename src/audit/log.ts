@@ -13,8 +13,8 @@
  * committed (the entry is durable) or failed (then every caller of that batch gets the error
  * and nothing of the batch remains: the chain stays intact).
  */
-import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
-import { GroupCommit, type Database, type Dialect, type GroupCommitStats, type Schema } from '../db/index.ts';
+import type { Kysely, Transaction } from 'kysely';
+import { GroupCommit, Statement, type Database, type GroupCommitStats, type Schema } from '../db/index.ts';
 import { JukiError, invalid } from '../util/index.ts';
 import { GENESIS_HASH, checkNodeId, encodeEvent, entryHash, type AuditEntry, type AuditEventInput, type EntryFields } from './entry.ts';
 import { entryFromRow } from './row.ts';
@@ -39,12 +39,10 @@ export class AuditLog {
   readonly #database: Database;
   readonly #now: () => Date;
   readonly #group: GroupCommit<EntryFields, AuditEntry>;
-  readonly #sql: AppendSql;
 
   constructor(database: Database, node: string, options: AuditLogOptions = {}) {
     this.#database = database;
     this.node = checkNodeId(node);
-    this.#sql = appendSql(database.dialect);
     this.#now = options.now ?? (() => new Date());
     this.#group = new GroupCommit((batch) => this.#database.transaction((trx) => this.#appendEncoded(trx, batch)), { maxBatch: options.maxBatch ?? 256 });
   }
@@ -61,8 +59,8 @@ export class AuditLog {
 
   /**
    * Append already validated entries, in order, inside `trx`: one head lock, one head move.
-   * The statements are fixed SQL text (see #sql), built once per log rather than by the query
-   * builder on every batch:
+   * The statements are fixed SQL text (src/db/statement.ts), not built by the query builder on
+   * every batch:
    *
    *   INSERT INTO audit_heads (node_id, seq, hash) VALUES (?, 0, GENESIS) ON CONFLICT (node_id) DO NOTHING
    *   SELECT seq, hash FROM audit_heads WHERE node_id = ?            (FOR UPDATE on PostgreSQL)
@@ -70,10 +68,9 @@ export class AuditLog {
    *   UPDATE audit_heads SET seq = ?, hash = ? WHERE node_id = ? AND seq = ?
    */
   async #appendEncoded(trx: Transaction<Schema>, batch: readonly EntryFields[]): Promise<AuditEntry[]> {
-    const sql = this.#sql;
     // Make sure the head row exists, then lock it: the lock is what serialises appends.
-    await trx.executeQuery(CompiledQuery.raw(sql.ensureHead, [this.node, GENESIS_HASH]));
-    const head = (await trx.executeQuery(CompiledQuery.raw(sql.lockHead, [this.node]))).rows[0] as { seq: number | string; hash: string } | undefined;
+    await APPEND.ensureHead.run(trx, [this.node, GENESIS_HASH]);
+    const [head] = await (this.#database.dialect === 'postgres' ? APPEND.lockHeadForUpdate : APPEND.lockHead).rows(trx, [this.node]);
     if (!head) throw new JukiError('JUKI_ERR_CONFLICT', `audit: the head of ${this.node} is missing`);
     const prevSeq = Number(head.seq);
     const entries: AuditEntry[] = [];
@@ -89,11 +86,11 @@ export class AuditLog {
       const rows = entries.slice(i, i + 64);
       const params: unknown[] = [];
       for (const e of rows) params.push(e.node, e.seq, e.at, e.type, e.actor, e.subject, e.outcome, e.reason, e.details, e.prevHash, e.hash);
-      await trx.executeQuery(CompiledQuery.raw(sql.insertEntries(rows.length), params));
+      await insertEntries(rows.length).run(trx, params);
     }
-    const moved = await trx.executeQuery(CompiledQuery.raw(sql.moveHead, [prev.seq, prev.hash, this.node, prevSeq]));
+    const moved = await APPEND.moveHead.changes(trx, [prev.seq, prev.hash, this.node, prevSeq]);
     // Unreachable while the head is locked; a guard against a future change that drops the lock.
-    if (moved.numAffectedRows !== 1n) throw new JukiError('JUKI_ERR_CONFLICT', `audit: the head of ${this.node} moved during an append`);
+    if (moved !== 1) throw new JukiError('JUKI_ERR_CONFLICT', `audit: the head of ${this.node} moved during an append`);
     return entries;
   }
 
@@ -143,37 +140,20 @@ export class AuditLog {
   }
 }
 
-interface AppendSql {
-  readonly ensureHead: string;
-  readonly lockHead: string;
-  readonly moveHead: string;
-  insertEntries(rows: number): string;
-}
-
 const ENTRY_COLUMNS = ['node_id', 'seq', 'at', 'event_type', 'actor', 'subject', 'outcome', 'reason', 'details', 'prev_hash', 'hash'];
-const appendSqls = new Map<Dialect, AppendSql>();
 
-/** The append statements' text for a dialect (`?` on SQLite, `$n` on PostgreSQL). */
-function appendSql(dialect: Dialect): AppendSql {
-  const known = appendSqls.get(dialect);
-  if (known) return known;
-  const numbered = (text: string): string => {
-    if (dialect !== 'postgres') return text;
-    let n = 0;
-    return text.replace(/\?/g, () => `$${++n}`);
-  };
-  const inserts: string[] = [];
-  const made: AppendSql = {
-    ensureHead: numbered('insert into "audit_heads" ("node_id", "seq", "hash") values (?, 0, ?) on conflict ("node_id") do nothing'),
-    lockHead: numbered(`select "seq", "hash" from "audit_heads" where "node_id" = ?${dialect === 'postgres' ? ' for update' : ''}`),
-    moveHead: numbered('update "audit_heads" set "seq" = ?, "hash" = ? where "node_id" = ? and "seq" = ?'),
-    insertEntries: (rows) => {
-      const row = `(${ENTRY_COLUMNS.map(() => '?').join(', ')})`;
-      return (inserts[rows] ??= numbered(`insert into "audit_entries" (${ENTRY_COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${Array.from({ length: rows }, () => row).join(', ')}`));
-    },
-  };
-  appendSqls.set(dialect, made);
-  return made;
+const APPEND = {
+  ensureHead: new Statement('INSERT INTO audit_heads (node_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT (node_id) DO NOTHING'),
+  lockHead: new Statement<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_heads WHERE node_id = ?'),
+  lockHeadForUpdate: new Statement<{ seq: number | string; hash: string }>('SELECT seq, hash FROM audit_heads WHERE node_id = ? FOR UPDATE'),
+  moveHead: new Statement('UPDATE audit_heads SET seq = ?, hash = ? WHERE node_id = ? AND seq = ?'),
+};
+
+/** The insert of `rows` entries in one statement (1..64 rows), made once per row count. */
+const inserts: Statement[] = [];
+function insertEntries(rows: number): Statement {
+  const row = `(${ENTRY_COLUMNS.map(() => '?').join(', ')})`;
+  return (inserts[rows] ??= new Statement(`INSERT INTO audit_entries (${ENTRY_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`));
 }
 
 /** The node ids that have an audit chain (head or entries) in this database, sorted. */

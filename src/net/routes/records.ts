@@ -3,7 +3,7 @@
  * (net_card_status) and identity records (net_identity_records), migration 0006. Writes run
  * inside the inbox's transaction; the highest version wins, so nothing moves back.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { Statement, type Schema } from '../../db/index.ts';
 import type { IdentityRecord } from '../../register/index.ts';
 import { JukiError } from '../../util/index.ts';
@@ -41,22 +41,28 @@ const CARD_STATUS = {
     'INSERT INTO net_card_status (issuer, resident_code, status, version, changed_at, received_from, updated_at, card_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
 };
 
-// The query lookups below run for every identity-record query: written as SQL text (Kysely's
-// `sql` tag, placeholders per dialect) rather than built and compiled anew by the query
-// builder each time, which cost more than SQLite takes to answer them.
+// The query lookups below run for every identity-record query: fixed SQL text rather than built
+// and compiled anew by the query builder each time, which cost more than SQLite takes to answer them.
 
 type CardRow = { card_number: string; issuer: string; status: string; version: number; changed_at: string };
+type IdentityRow = { status: string; record: string; updated_at: string };
+const LOOKUP = {
+  card: new Statement<CardRow>('SELECT card_number, issuer, status, version, changed_at FROM net_card_status WHERE card_number = ?'),
+  cardsOf: new Statement<CardRow>('SELECT card_number, issuer, status, version, changed_at FROM net_card_status WHERE resident_code = ? ORDER BY card_number'),
+  identity: new Statement<IdentityRow>('SELECT status, record, updated_at FROM net_identity_records WHERE resident_code = ?'),
+  byName: new Statement<{ resident_code: string }>(
+    'SELECT resident_code FROM net_identity_records WHERE name_key = ? AND birth_date = ? AND address = ? ORDER BY resident_code LIMIT ?'),
+};
 const knownCard = (r: CardRow): KnownCardStatus => ({ cardNumber: r.card_number, issuer: r.issuer, status: r.status as CardStatus, version: Number(r.version), changedAt: r.changed_at });
 
 export async function cardStatusOf(db: Db, cardNumber: string): Promise<KnownCardStatus | undefined> {
-  const { rows } = await sql<CardRow>`SELECT "card_number", "issuer", "status", "version", "changed_at" FROM "net_card_status" WHERE "card_number" = ${cardNumber}`.execute(db);
-  return rows[0] ? knownCard(rows[0]) : undefined;
+  const [row] = await LOOKUP.card.rows(db, [cardNumber]);
+  return row ? knownCard(row) : undefined;
 }
 
 /** Every card of a resident known here (announced with the holder's resident code): for the card yes/no flag. */
 export async function cardsOfResident(db: Db, residentCode: string): Promise<KnownCardStatus[]> {
-  const { rows } = await sql<CardRow>`SELECT "card_number", "issuer", "status", "version", "changed_at" FROM "net_card_status" WHERE "resident_code" = ${residentCode} ORDER BY "card_number"`.execute(db);
-  return rows.map(knownCard);
+  return (await LOOKUP.cardsOf.rows(db, [residentCode])).map(knownCard);
 }
 
 /** Check the record carried by an identity.changed body (a register IdentityRecord). */
@@ -100,11 +106,10 @@ export async function recordIdentity(trx: Trx, body: IdentityChangeBody, at: str
  * that (moved out of every municipality known here, deceased), the most recently changed.
  */
 export async function currentIdentity(db: Db, residentCode: string): Promise<IdentityRecord | undefined> {
-  const { rows } = await sql<{ status: string; record: string; updated_at: string }>`SELECT "status", "record", "updated_at" FROM "net_identity_records" WHERE "resident_code" = ${residentCode}`.execute(db);
-  return pickCurrent(rows);
+  return pickCurrent(await LOOKUP.identity.rows(db, [residentCode]));
 }
 
-function pickCurrent(rows: readonly { status: string; record: string; updated_at: string }[]): IdentityRecord | undefined {
+function pickCurrent(rows: readonly IdentityRow[]): IdentityRecord | undefined {
   if (rows.length === 0) return undefined;
   const registered = rows.find((r) => r.status === 'registered');
   const chosen = registered ?? [...rows].sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))[0]!;
@@ -113,9 +118,7 @@ function pickCurrent(rows: readonly { status: string; record: string; updated_at
 
 /** Identity records by name, birth date and address (exact after trimming); at most `limit` people. */
 export async function findIdentities(db: Db, q: { name: { family: string; given: string }; birthDate: string; address: string }, limit = 10): Promise<IdentityRecord[]> {
-  const { rows } = await sql<{ resident_code: string }>`SELECT "resident_code" FROM "net_identity_records"
-    WHERE "name_key" = ${nameKey(q.name)} AND "birth_date" = ${q.birthDate} AND "address" = ${q.address.trim()}
-    ORDER BY "resident_code" LIMIT ${limit * 4}`.execute(db);
+  const rows = await LOOKUP.byName.rows(db, [nameKey(q.name), q.birthDate, q.address.trim(), limit * 4]);
   const codes = [...new Set(rows.map((r) => r.resident_code))].slice(0, limit);
   const out: IdentityRecord[] = [];
   for (const code of codes) {
