@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTestDb } from '../helpers/db.ts';
-import { Outbox, Relay, SqlNetStore, type Draft, type Envelope, type Transport } from '../../src/net/index.ts';
+import { Outbox, Relay, SqlNetStore, type Draft, type Envelope, type RelayOptions, type Transport } from '../../src/net/index.ts';
 import type { Database } from '../../src/db/index.ts';
 
 const status = (card: string): Draft<'card.status'> => ({
@@ -43,16 +43,29 @@ function countClaims(store: SqlNetStore): { count: number } {
   return counter;
 }
 
-test('a message sent in the store\'s own transaction is written claimed and handed to the started relay after commit: no claim, marked delivered', async () => {
+/** A municipality's outbox on a fresh database, with a recording transport, counted claims and marks, and a relay (not started). */
+async function sender(options: { now?: () => number; relay?: RelayOptions } = {}) {
   const database = await openTestDb();
   const store = new SqlNetStore(database);
-  const outbox = new Outbox(store, 'municipality-131016');
+  const outbox = new Outbox(store, 'municipality-131016', options.now ? { now: options.now } : {});
   const transport = new RecordingTransport();
-  const relay = new Relay(outbox, transport, { idleMs: 3_600_000 });
+  const claims = countClaims(store);
+  const marks = { count: 0 };
+  const deliveredMany = outbox.deliveredMany.bind(outbox);
+  outbox.deliveredMany = (ids) => {
+    marks.count++;
+    return deliveredMany(ids);
+  };
+  const relay = new Relay(outbox, transport, { idleMs: 3_600_000, ...options.relay });
+  return { database, store, outbox, transport, claims, marks, relay };
+}
+
+test('a message sent in the store\'s own transaction is written claimed and handed to the started relay after commit: no claim, marked delivered', async () => {
+  const { database, outbox, transport, claims, relay } = await sender();
   try {
     relay.start();
     await new Promise((r) => setTimeout(r, 20));
-    const claims = countClaims(store);
+    claims.count = 0;
     const before = Date.now();
     const sent = await Promise.all(['C1', 'C2', 'C3'].map((c) => outbox.send(status(c))));
     // Already claimed in the enqueuing transaction: first attempt counted, next one after the backoff.
@@ -75,11 +88,7 @@ test('a message sent in the store\'s own transaction is written claimed and hand
 });
 
 test('a transaction that enqueues and then fails sends nothing and leaves nothing, alone or in a group batch with others that commit', async () => {
-  const database = await openTestDb();
-  const store = new SqlNetStore(database);
-  const outbox = new Outbox(store, 'municipality-131016');
-  const transport = new RecordingTransport();
-  const relay = new Relay(outbox, transport, { idleMs: 3_600_000 });
+  const { database, store, outbox, transport, relay } = await sender();
   try {
     relay.start();
     // Three transactions in one turn: one group batch, each under its own savepoint.
@@ -132,15 +141,11 @@ test('a hand-over lost in a crash (committed, never sent) is only late: the mess
 });
 
 test('a message enqueued in a transaction the caller opened itself is written due and found by a claim', async () => {
-  const database = await openTestDb();
-  const store = new SqlNetStore(database);
-  const outbox = new Outbox(store, 'municipality-131016');
-  const transport = new RecordingTransport();
-  const relay = new Relay(outbox, transport, { idleMs: 3_600_000 });
+  const { database, outbox, transport, claims, relay } = await sender();
   try {
     relay.start();
     await new Promise((r) => setTimeout(r, 20));
-    const claims = countClaims(store);
+    claims.count = 0;
     const e = await database.transaction((trx) => outbox.enqueue(trx, status('B1')));
     await new Promise((r) => setTimeout(r, 50));
     await relay.settle();
@@ -154,25 +159,15 @@ test('a message enqueued in a transaction the caller opened itself is written du
 });
 
 test('acknowledged messages are marked delivered together after markDelayMs; a mark lost in a crash costs only a resend', async () => {
-  const database = await openTestDb();
-  const store = new SqlNetStore(database);
   let now = Date.now();
-  const outbox = new Outbox(store, 'municipality-131016', { now: () => now });
-  const transport = new RecordingTransport();
-  let marks = 0;
-  const deliveredMany = outbox.deliveredMany.bind(outbox);
-  outbox.deliveredMany = (ids) => {
-    marks++;
-    return deliveredMany(ids);
-  };
-  const relay = new Relay(outbox, transport, { idleMs: 3_600_000, markDelayMs: 60_000 });
+  const { database, outbox, transport, marks, relay } = await sender({ now: () => now, relay: { markDelayMs: 60_000 } });
   try {
     relay.start();
     const sent = await Promise.all(Array.from({ length: 6 }, (_, i) => outbox.send(status(`M${i}`))));
     // Sent and acknowledged, the marks not yet written.
     for (let i = 0; i < 100 && transport.sent.length < 6; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(transport.sent.length, 6);
-    assert.equal(marks, 0);
+    assert.equal(marks.count, 0);
     assert.equal((await outbox.pending()).undelivered.length, 6, 'acknowledged but not marked: still pending');
 
     // The process dies before the marks are written; after a restart the messages fall due
@@ -184,10 +179,10 @@ test('acknowledged messages are marked delivered together after markDelayMs; a m
     await restarted.settle();
     assert.deepEqual(again.sent.map((e) => e.id).sort(), sent.map((e) => e.id).sort());
     for (const e of sent) assert.equal((await outboxRow(database, e.id)).state, 'delivered');
-    const afterRestart = marks;
+    const afterRestart = marks.count;
     // The first relay's marks, written at its stop, find nothing left pending and change nothing.
     await relay.stop();
-    assert.equal(marks, afterRestart + 1);
+    assert.equal(marks.count, afterRestart + 1);
     for (const e of sent) assert.equal((await outboxRow(database, e.id)).attempts, 2);
   } finally {
     await relay.stop();
@@ -196,17 +191,7 @@ test('acknowledged messages are marked delivered together after markDelayMs; a m
 });
 
 test('marks of messages acknowledged within markDelayMs are one statement', async () => {
-  const database = await openTestDb();
-  const store = new SqlNetStore(database);
-  const outbox = new Outbox(store, 'municipality-131016');
-  const transport = new RecordingTransport();
-  let marks = 0;
-  const deliveredMany = outbox.deliveredMany.bind(outbox);
-  outbox.deliveredMany = (ids) => {
-    marks++;
-    return deliveredMany(ids);
-  };
-  const relay = new Relay(outbox, transport, { idleMs: 3_600_000, markDelayMs: 60_000 });
+  const { database, outbox, transport, marks, relay } = await sender({ relay: { markDelayMs: 60_000 } });
   try {
     relay.start();
     const sent = [];
@@ -216,9 +201,9 @@ test('marks of messages acknowledged within markDelayMs are one statement', asyn
       for (let k = 0; k < 100 && transport.sent.length <= i; k++) await new Promise((r) => setTimeout(r, 5));
     }
     assert.equal(transport.sent.length, 6);
-    assert.equal(marks, 0);
+    assert.equal(marks.count, 0);
     await relay.settle();
-    assert.equal(marks, 1);
+    assert.equal(marks.count, 1);
     for (const e of sent) assert.equal((await outboxRow(database, e.id)).state, 'delivered');
   } finally {
     await relay.stop();
