@@ -99,11 +99,17 @@ export class GroupCommit<I, O> {
 
 /**
  * Group commit of whole transactions: concurrent `transaction(fn)` calls are run one after the
- * other inside one real transaction, each under its own savepoint, and committed together (one
- * fsync for the lot). A job that throws is rolled back to its savepoint alone and its caller
- * gets its error; the others still commit. If the transaction itself fails (commit, connection,
- * a crash), every caller of that batch gets the error and none of it remains. Every caller is
- * released only after the real COMMIT returned, so what a caller was told committed is durable.
+ * other inside one real transaction and committed together (one fsync for the lot). A job that
+ * throws is rolled back alone and its caller gets its error; the others still commit. If the
+ * transaction itself fails (commit, connection, a crash), every caller of that batch gets the
+ * error and none of it remains. Every caller is released only after the real COMMIT returned, so
+ * what a caller was told committed is durable.
+ *
+ * Jobs nearly always succeed, so a batch first runs them without savepoints (two statements a
+ * job saved). If one throws, that whole transaction is rolled back and the batch runs again from
+ * the start, each job under its own savepoint (a job that throws is rolled back to it alone).
+ * A job may thus run twice, the first run rolled back: it must keep its effects inside the
+ * transaction, or register them with `onCommit` (hooks of a rolled-back run are dropped).
  *
  * A job must not wait for another transaction of the same database (it would wait for its own
  * batch); the same holds for a plain transaction on SQLite, whose one connection is held.
@@ -116,31 +122,44 @@ export class TransactionGroup {
       async (jobs) => {
         // What committed jobs asked to run after the commit, in job order; a job rolled back to
         // its savepoint takes its own away, a failed transaction takes all.
-        const after: (() => void)[] = [];
+        let after: (() => void)[] = [];
         const onCommit = (fn: () => void) => void after.push(fn);
-        const out = await database.transaction(async (trx) => {
-          const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-          for (const job of jobs) {
-            if (jobs.length === 1) {
-              // Alone in its batch: no savepoint needed; a failure rolls the transaction back.
-              results.push({ ok: true, value: await job(trx, onCommit) });
-              continue;
+        let out: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
+        try {
+          out = await database.transaction(async (trx) => {
+            const results: { ok: true; value: unknown }[] = [];
+            for (let i = 0; i < jobs.length; i++) {
+              try {
+                results.push({ ok: true, value: await jobs[i]!(trx, onCommit) });
+              } catch (error) {
+                // Alone in its batch, the job's failure is the transaction's.
+                throw jobs.length === 1 ? error : new JobFailed(error);
+              }
             }
-            const mark = after.length;
-            await SAVEPOINT.run(trx, []);
-            try {
-              const value = await job(trx, onCommit);
-              await RELEASE.run(trx, []);
-              results.push({ ok: true, value });
-            } catch (error) {
-              after.length = mark;
-              await ROLLBACK_TO.run(trx, []);
-              await RELEASE.run(trx, []);
-              results.push({ ok: false, error });
+            return results;
+          });
+        } catch (e) {
+          after = [];
+          if (!(e instanceof JobFailed)) throw e;
+          out = await database.transaction(async (trx) => {
+            const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+            for (const job of jobs) {
+              const mark = after.length;
+              await SAVEPOINT.run(trx, []);
+              try {
+                const value = await job(trx, onCommit);
+                await RELEASE.run(trx, []);
+                results.push({ ok: true, value });
+              } catch (error) {
+                after.length = mark;
+                await ROLLBACK_TO.run(trx, []);
+                await RELEASE.run(trx, []);
+                results.push({ ok: false, error });
+              }
             }
-          }
-          return results;
-        });
+            return results;
+          });
+        }
         for (const fn of after) {
           try {
             fn();
@@ -172,7 +191,14 @@ export class TransactionGroup {
 
 type GroupJob = (trx: Transaction<Schema>, onCommit: (hook: () => void) => void) => Promise<unknown>;
 
-// Fixed text, run once or twice per job: not rebuilt by the query builder each time.
+/** A job of a batch run without savepoints threw: the batch runs again, each job under a savepoint. */
+class JobFailed extends Error {
+  constructor(readonly error: unknown) {
+    super('a job of the batch failed');
+  }
+}
+
+// Fixed text: not rebuilt by the query builder each time.
 const SAVEPOINT = new Statement('SAVEPOINT juki_group');
 const RELEASE = new Statement('RELEASE SAVEPOINT juki_group');
 const ROLLBACK_TO = new Statement('ROLLBACK TO SAVEPOINT juki_group');

@@ -89,3 +89,33 @@ test('after-commit hooks run once the batch committed, in job order; a job rolle
     await database.close();
   }
 });
+
+test('a batch runs its jobs without savepoints first; when one throws, the batch runs again under savepoints: the others\' rows and hooks count once', async () => {
+  const database = await openTestDb();
+  try {
+    const group = new TransactionGroup(database);
+    const runs = new Map<string, number>();
+    const hooks: string[] = [];
+    const job = (name: string, fail = false) => group.transaction(async (trx, onCommit) => {
+      runs.set(name, (runs.get(name) ?? 0) + 1);
+      await trx.insertInto('net_cursors').values(row(name)).execute();
+      onCommit(() => hooks.push(name));
+      if (fail) throw new Error(`${name} refuses`);
+      return name;
+    });
+    // All succeed: each job runs once.
+    assert.deepEqual(await Promise.all([job('p'), job('q'), job('r')]), ['p', 'q', 'r']);
+    assert.deepEqual([...runs.values()], [1, 1, 1]);
+    runs.clear();
+    hooks.length = 0;
+    // One fails: the batch is run again; each job's effect and hook are there once, the failed one's not at all.
+    const results = await Promise.allSettled([job('x'), job('y', true), job('z')]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(hooks, ['x', 'z']);
+    assert.ok((runs.get('x') ?? 0) >= 1 && (runs.get('z') ?? 0) >= 1);
+    const names = (await database.db.selectFrom('net_cursors').select('sender').execute()).map((r) => r.sender).sort();
+    assert.deepEqual(names, ['p', 'q', 'r', 'x', 'z']);
+  } finally {
+    await database.close();
+  }
+});

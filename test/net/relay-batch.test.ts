@@ -107,7 +107,7 @@ test('with its exchanges to a receiver all in flight, a started relay keeps what
   };
   const relay = new Relay(outbox, transport, { maxExchanges: 1, idleMs: 3_600_000 });
   const until = async (cond: () => boolean) => {
-    for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
     assert.ok(cond());
   };
   relay.start();

@@ -43,6 +43,12 @@ function countClaims(store: SqlNetStore): { count: number } {
   return counter;
 }
 
+/** Wait (up to 10 s, polling) until `cond` holds: the relay's rounds run on real timers. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+}
+
 /** A municipality's outbox on a fresh database, with a recording transport, counted claims and marks, and a relay (not started). */
 async function sender(options: { now?: () => number; relay?: RelayOptions } = {}) {
   const database = await openTestDb();
@@ -64,7 +70,7 @@ test('a message sent in the store\'s own transaction is written claimed and hand
   const { database, outbox, transport, claims, relay } = await sender();
   try {
     relay.start();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => claims.count >= 1, 'the first round\'s claim');
     claims.count = 0;
     const before = Date.now();
     const sent = await Promise.all(['C1', 'C2', 'C3'].map((c) => outbox.send(status(c))));
@@ -76,7 +82,7 @@ test('a message sent in the store\'s own transaction is written claimed and hand
         assert.ok(Date.parse(row.next_attempt_at) >= before + 500, `next attempt ${row.next_attempt_at} is after the backoff`);
       }
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => transport.sent.length === 3, 'three sends');
     await relay.settle();
     assert.deepEqual(transport.sent.map(cardOf).sort(), ['C1', 'C2', 'C3']);
     assert.equal(claims.count, 0, 'no claim was needed');
@@ -101,6 +107,8 @@ test('a transaction that enqueues and then fails sends nothing and leaves nothin
       await outbox.enqueue(tx.trx, status('K4'));
       throw new Error('alone, failed');
     }));
+    await until(() => transport.sent.length >= 2, 'two sends');
+    // Give a wrongly handed-over message the time to show up too.
     await new Promise((r) => setTimeout(r, 50));
     await relay.settle();
     assert.deepEqual(transport.sent.map(cardOf).sort(), ['K1', 'K3']);
@@ -144,10 +152,10 @@ test('a message enqueued in a transaction the caller opened itself is written du
   const { database, outbox, transport, claims, relay } = await sender();
   try {
     relay.start();
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => claims.count >= 1, 'the first round\'s claim');
     claims.count = 0;
     const e = await database.transaction((trx) => outbox.enqueue(trx, status('B1')));
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => transport.sent.length === 1, 'the send');
     await relay.settle();
     assert.deepEqual(transport.sent.map((x) => x.id), [e.id]);
     assert.ok(claims.count >= 1, 'found by a claim');
@@ -165,8 +173,7 @@ test('acknowledged messages are marked delivered together after markDelayMs; a m
     relay.start();
     const sent = await Promise.all(Array.from({ length: 6 }, (_, i) => outbox.send(status(`M${i}`))));
     // Sent and acknowledged, the marks not yet written.
-    for (let i = 0; i < 100 && transport.sent.length < 6; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(transport.sent.length, 6);
+    await until(() => transport.sent.length === 6, 'six sends');
     assert.equal(marks.count, 0);
     assert.equal((await outbox.pending()).undelivered.length, 6, 'acknowledged but not marked: still pending');
 
@@ -198,7 +205,7 @@ test('marks of messages acknowledged within markDelayMs are one statement', asyn
     // Six sends in six separate rounds.
     for (let i = 0; i < 6; i++) {
       sent.push(await outbox.send(status(`S${i}`)));
-      for (let k = 0; k < 100 && transport.sent.length <= i; k++) await new Promise((r) => setTimeout(r, 5));
+      await until(() => transport.sent.length > i, `send ${i + 1}`);
     }
     assert.equal(transport.sent.length, 6);
     assert.equal(marks.count, 0);
