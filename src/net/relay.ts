@@ -149,8 +149,8 @@ export class Relay<T> implements Dispatcher {
       claimed = await this.#outbox.claimDue(room);
       if (claimed.length === room) this.#claimWanted = true;
       // Claimed for a receiver with no exchange free: sent with the next one (its retry is set).
-      const now = claimed.filter((e) => admits(e.to));
-      if (now.length < claimed.length) this.#handed.push(...claimed.filter((e) => !now.includes(e)));
+      const now: Envelope[] = [];
+      for (const e of claimed) (admits(e.to) ? now : this.#handed).push(e);
       claimed = now;
     }
     const due = handed.length === 0 ? claimed : claimed.length === 0 ? handed : [...handed, ...claimed];
