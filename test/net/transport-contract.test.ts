@@ -103,6 +103,30 @@ async function retrying(fx: Fixture, e: Envelope): Promise<void> {
   }
 }
 
+/** An HTTPS receiver, and a transport per identity that delivers with `send` (single or batch route). */
+async function httpsFixture(pki: Pki, rx: Receiver, send: (t: HttpsTransport, e: Envelope) => Promise<unknown>): Promise<Fixture> {
+  const receiver = await startHttpsReceiver({ credentials: pki.p13, caPem: pki.ca.certPem, gate: rx.gate, onRefused: (r) => void rx.refusals.push(r) });
+  const transports = new Map<As, HttpsTransport>();
+  const fx: Fixture = {
+    deliver: async (e, as = 'valid') => {
+      if (as === 'bad-signature') throw new Error('not applicable');
+      let t = transports.get(as);
+      if (!t) {
+        const creds = credsFor(pki, as);
+        t = new HttpsTransport({ ...(creds ? { credentials: creds } : {}), caPem: pki.ca.certPem, addressOf: () => receiver.url, timeoutMs: 5000 });
+        transports.set(as, t);
+      }
+      await send(t, e);
+    },
+    deliverUntilAcked: (e) => retrying(fx, e),
+    close: async () => {
+      for (const t of transports.values()) await t.close();
+      await receiver.close();
+    },
+  };
+  return fx;
+}
+
 const transports: Record<string, (pki: Pki, rx: Receiver) => Promise<Fixture>> = {
   'in-process': async (pki, rx) => {
     const network = new InProcessNetwork(pki.ca.certPem);
@@ -117,53 +141,13 @@ const transports: Record<string, (pki: Pki, rx: Receiver) => Promise<Fixture>> =
     };
     return fx;
   },
-  https: async (pki, rx) => {
-    const receiver = await startHttpsReceiver({ credentials: pki.p13, caPem: pki.ca.certPem, gate: rx.gate, onRefused: (r) => void rx.refusals.push(r) });
-    const transports = new Map<As, HttpsTransport>();
-    const fx: Fixture = {
-      deliver: async (e, as = 'valid') => {
-        if (as === 'bad-signature') throw new Error('not applicable');
-        let t = transports.get(as);
-        if (!t) {
-          const creds = credsFor(pki, as);
-          t = new HttpsTransport({ ...(creds ? { credentials: creds } : {}), caPem: pki.ca.certPem, addressOf: () => receiver.url, timeoutMs: 5000 });
-          transports.set(as, t);
-        }
-        await t.send(e);
-      },
-      deliverUntilAcked: (e) => retrying(fx, e),
-      close: async () => {
-        for (const t of transports.values()) await t.close();
-        await receiver.close();
-      },
-    };
-    return fx;
-  },
+  https: (pki, rx) => httpsFixture(pki, rx, (t, e) => t.send(e)),
   // The same HTTPS receiver through its batch route (a batch of one: the per-message semantics
   // must be those of the single route; mixed batches are tested below).
-  'https (batch route)': async (pki, rx) => {
-    const receiver = await startHttpsReceiver({ credentials: pki.p13, caPem: pki.ca.certPem, gate: rx.gate, onRefused: (r) => void rx.refusals.push(r) });
-    const transports = new Map<As, HttpsTransport>();
-    const fx: Fixture = {
-      deliver: async (e, as = 'valid') => {
-        if (as === 'bad-signature') throw new Error('not applicable');
-        let t = transports.get(as);
-        if (!t) {
-          const creds = credsFor(pki, as);
-          t = new HttpsTransport({ ...(creds ? { credentials: creds } : {}), caPem: pki.ca.certPem, addressOf: () => receiver.url, timeoutMs: 5000 });
-          transports.set(as, t);
-        }
-        const [r] = await t.sendBatch([e]);
-        if (!r!.ok) throw r!.error;
-      },
-      deliverUntilAcked: (e) => retrying(fx, e),
-      close: async () => {
-        for (const t of transports.values()) await t.close();
-        await receiver.close();
-      },
-    };
-    return fx;
-  },
+  'https (batch route)': (pki, rx) => httpsFixture(pki, rx, async (t, e) => {
+    const [r] = await t.sendBatch([e]);
+    if (!r!.ok) throw r!.error;
+  }),
   'NATS JetStream': async (pki, rx) => {
     const serverCert = await issueServiceCertificate(pki.ca, 'nats-server');
     const server: NatsServer = await startNatsServer({ ...serverCert, caPem: pki.ca.certPem });
