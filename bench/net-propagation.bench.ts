@@ -61,9 +61,9 @@ export const benchmarks: Benchmark[] = [
         const plan = { kind: 'https' as const, pki, topology };
 
         // Arrivals: after each commit of the agency's database, the notices written since.
-        const arrived = new Map<string, number>();
+        const track = new Arrivals();
+        const { arrived, enqueued } = track;
         let lastRowid = 0;
-        let onArrival: (() => void) | undefined;
         const watch = (database: Database): Database => ({
           ...database,
           transaction: async (fn) => {
@@ -74,7 +74,7 @@ export const benchmarks: Benchmark[] = [
               lastRowid = Math.max(lastRowid, r.id);
               if (!arrived.has(r.card)) arrived.set(r.card, t);
             }
-            if (rows.length > 0) onArrival?.();
+            if (rows.length > 0) track.notify();
             return result;
           },
         });
@@ -88,7 +88,6 @@ export const benchmarks: Benchmark[] = [
           byRole.set(spec.role, node);
         }
         const outbox = byRole.get('municipality')!.net.outbox;
-        const enqueued = new Map<string, number>();
         let serial = 0;
         const change = async (): Promise<string> => {
           const card = `B${String(++serial).padStart(8, '0')}`;
@@ -99,21 +98,8 @@ export const benchmarks: Benchmark[] = [
           });
           return card;
         };
-        const until = (cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> =>
-          new Promise((resolve, reject) => {
-            if (cond()) return resolve();
-            const timer = setTimeout(() => {
-              onArrival = undefined;
-              reject(new Error(`propagation: timed out waiting for ${what} (${arrived.size} of ${enqueued.size} arrived)`));
-            }, timeoutMs);
-            onArrival = () => {
-              if (!cond()) return;
-              clearTimeout(timer);
-              onArrival = undefined;
-              resolve();
-            };
-          });
-        const latencyOf = (cards: Iterable<string>) => [...cards].map((c) => arrived.get(c)! - enqueued.get(c)!);
+        const until = track.until.bind(track);
+        const latencyOf = track.latencyOf.bind(track);
 
         // Warm-up: TLS connections, prepared paths.
         for (let i = 0; i < 20; i++) {
@@ -197,9 +183,8 @@ const multiProcess: Benchmark = {
     const changes = Number(process.env.JUKI_BENCH_CHANGES ?? Math.round(2000 * seconds));
     const dir = mkdtempSync(join(tmpdir(), 'juki-bench-propagation-mp-'));
     const children: ChildProcess[] = [];
-    const arrived = new Map<string, number>();
-    const enqueued = new Map<string, number>();
-    let onArrival: (() => void) | undefined;
+    const track = new Arrivals();
+    const { arrived, enqueued } = track;
     try {
       const rawTopology = {
         version: 1,
@@ -224,7 +209,7 @@ const multiProcess: Benchmark = {
       byRole.get('agency')!.on('message', (m: { arrived?: [string, number][] }) => {
         if (!m.arrived) return;
         for (const [card, t] of m.arrived) if (!arrived.has(card)) arrived.set(card, t);
-        onArrival?.();
+        track.notify();
       });
       const municipality = byRole.get('municipality')!;
       let serial = 0;
@@ -239,21 +224,8 @@ const multiProcess: Benchmark = {
         municipality.on('message', onMessage);
         municipality.send({ produce: { cards, producers } });
       });
-      const until = (cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> =>
-        new Promise((resolve, reject) => {
-          if (cond()) return resolve();
-          const timer = setTimeout(() => {
-            onArrival = undefined;
-            reject(new Error(`propagation: timed out waiting for ${what} (${arrived.size} arrived)`));
-          }, timeoutMs);
-          onArrival = () => {
-            if (!cond()) return;
-            clearTimeout(timer);
-            onArrival = undefined;
-            resolve();
-          };
-        });
-      const latencyOf = (cards: Iterable<string>) => [...cards].map((c) => arrived.get(c)! - enqueued.get(c)!);
+      const until = track.until.bind(track);
+      const latencyOf = track.latencyOf.bind(track);
       const one = async (): Promise<string> => {
         const [c] = await produce(1, 1);
         await until(() => arrived.has(c!), `change ${c}`);
@@ -311,4 +283,38 @@ if (process.env.JUKI_BENCH_PROPAGATION !== 'in-process') benchmarks.push(multiPr
 /** The national center's and the agency's credentials from the run's PKI, for the bare baseline. */
 async function benchPair(pki: Awaited<ReturnType<typeof ensurePki>>) {
   return { ca: pki.caPem, creds: { server: pki.credentials(SPECS[2]!), client: pki.credentials(SPECS[3]!) } };
+}
+
+/** When each card's change was enqueued and when it arrived at the agency; waiting for arrivals. */
+class Arrivals {
+  readonly enqueued = new Map<string, number>();
+  readonly arrived = new Map<string, number>();
+  #onArrival: (() => void) | undefined;
+
+  /** Call after recording arrivals. */
+  notify(): void {
+    this.#onArrival?.();
+  }
+
+  /** Resolve once `cond` holds (checked at each arrival); reject after `timeoutMs`. */
+  until(cond: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (cond()) return resolve();
+      const timer = setTimeout(() => {
+        this.#onArrival = undefined;
+        reject(new Error(`propagation: timed out waiting for ${what} (${this.arrived.size} of ${this.enqueued.size} arrived)`));
+      }, timeoutMs);
+      this.#onArrival = () => {
+        if (!cond()) return;
+        clearTimeout(timer);
+        this.#onArrival = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Milliseconds from enqueue to arrival of each card. */
+  latencyOf(cards: Iterable<string>): number[] {
+    return [...cards].map((c) => this.arrived.get(c)! - this.enqueued.get(c)!);
+  }
 }
